@@ -1,0 +1,36 @@
+# WOWsino: `make run` starts the stack on this machine, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres lint typecheck install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/wowsino run
+
+test: $(STAMP) lint test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-postgres: $(STAMP)
+	@if $(BIN)/python -m tests.support.postgres_ready "$(TEST_POSTGRES_URL)"; then \
+		TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest; \
+	else echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): PostgreSQL run skipped"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache

@@ -1,0 +1,82 @@
+"""Draw actors: player-facing operations whose answer an API process is waiting for."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import dramatiq
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.broker import QUEUE_DRAWS
+from actors.locks import hold
+from actors.results import publish_result
+from actors.runtime import runtime
+from actors.webhooks import send_deliveries
+from models.errors import DomainError
+from models.lootbox import open_lootbox
+from models.players import StaleCommitment
+
+Work = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any], list[str], bool]]]
+TRANSACTION_ATTEMPTS = 3
+
+
+def player_lock(brand_id: str, mode: str, username: str) -> str:
+    return f"player:{brand_id}:{mode}:{username}"
+
+
+async def run_for_player(operation_id: str, owner: str, lock: str, work: Work) -> None:
+    """Run *work* in one transaction while holding the player's lock, then announce and deliver.
+
+    A unique-key violation or a moved commitment means a concurrent run won a race the lock should
+    have prevented (an expired lock, a flushed Redis): the transaction is rerun and finds that result.
+    """
+    rt = runtime()
+    deliveries: list[str] = []
+    try:
+        async with hold(rt.redis, lock, ttl_s=rt.settings.player_lock_ttl_s, wait_s=rt.settings.player_lock_wait_s):
+            for attempt in range(TRANSACTION_ATTEMPTS):
+                try:
+                    async with rt.db.transaction() as session:
+                        status, body, deliveries, deduped = await work(session)
+                    break
+                except (IntegrityError, StaleCommitment):
+                    if attempt == TRANSACTION_ATTEMPTS - 1:
+                        raise
+        outcome: dict[str, Any] = {"owner": owner, "status": status, "body": body, "deduped": deduped}
+    except DomainError as error:
+        outcome = {"owner": owner, "error": error.to_dict()}
+    await publish_result(rt.redis, operation_id, outcome)
+    send_deliveries(deliveries)
+
+
+@dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
+async def open_lootbox_actor(
+    operation_id: str,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    lootbox_id: str,
+    username: str,
+    client_seed: str | None,
+    idempotency_key: str,
+    fingerprint: str,
+) -> None:
+    """Open a lootbox for a player; safe to run twice (the idempotency record is unique)."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
+        return await open_lootbox(
+            session,
+            tenant_id=tenant_id,
+            mode=mode,
+            brand_id=brand_id,
+            lootbox_id=lootbox_id,
+            username=username,
+            client_seed=client_seed,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            operation_id=operation_id,
+        )
+
+    await run_for_player(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)

@@ -1,0 +1,55 @@
+"""A Redis mutex that is owned: a random token, a short TTL renewed while held, compare-and-delete release.
+
+A holder that dies stops renewing, so its lock expires within one TTL; a holder that stalls past the
+TTL loses the lock, which is why the database (unique keys, guarded balance updates, the commitment's
+compare-and-set) stays the last guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from redis.asyncio import Redis
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
+
+
+class LockTimeout(Exception):
+    """The lock stayed taken for longer than the caller would wait; the message is retried later."""
+
+
+@asynccontextmanager
+async def hold(redis: Redis, name: str, *, ttl_s: float, wait_s: float) -> AsyncIterator[None]:
+    """Hold the lock *name* for the body of the ``async with``, waiting up to *wait_s* for it."""
+    key = f"wowsino:lock:{name}"
+    token = secrets.token_hex(16)
+    ttl_ms = int(ttl_s * 1000)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    pause = 0.002
+    while not await redis.set(key, token, nx=True, px=ttl_ms):
+        if loop.time() >= deadline:
+            raise LockTimeout(name)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)
+    renewer = asyncio.create_task(_renew(redis, key, token, ttl_ms))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with suppress(asyncio.CancelledError):
+            await renewer
+        await redis.eval(_RELEASE, 1, key, token)  # type: ignore[misc]
+
+
+async def _renew(redis: Redis, key: str, token: str, ttl_ms: int) -> None:
+    while True:
+        await asyncio.sleep(ttl_ms / 3000)
+        if not await redis.eval(_RENEW, 1, key, token, ttl_ms):  # type: ignore[misc]
+            return

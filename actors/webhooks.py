@@ -1,0 +1,126 @@
+"""Webhook delivery: sign, POST, log the attempt, and schedule the next one with backoff.
+
+A message names a delivery and the attempt it expects to make; a stale or duplicate message (the
+sweep re-sent it, the broker redelivered it) finds a different attempt count, or the delivery lock
+taken, and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import dramatiq
+import httpx
+from sqlalchemy import select, update
+
+from actors.broker import QUEUE_WEBHOOKS
+from actors.locks import LockTimeout, hold
+from actors.runtime import runtime
+from models.base import iso, utcnow
+from models.errors import InvalidInput
+from models.signing import sign
+from models.urlguard import check_url
+from models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, retry_delay
+
+RETRYABLE = {408, 429}
+USER_AGENT = "WOWsino-Webhooks/1"
+
+
+def send_deliveries(delivery_ids: list[str]) -> None:
+    """Enqueue the first attempt of each delivery; called only after their transaction committed."""
+    for delivery_id in delivery_ids:
+        deliver_webhook.send(delivery_id, 0)
+
+
+@dramatiq.actor(queue_name=QUEUE_WEBHOOKS, max_retries=10, min_backoff=500, max_backoff=30000)
+async def deliver_webhook(delivery_id: str, attempt: int) -> None:
+    """Make attempt number *attempt* (0-based) of a delivery, if it is still due."""
+    rt = runtime()
+    try:
+        async with hold(rt.redis, f"delivery:{delivery_id}", ttl_s=rt.settings.webhook_timeout_s + 5, wait_s=0.1):
+            await _attempt(delivery_id, attempt)
+    except LockTimeout:
+        return  # another run is making this attempt
+
+
+async def _attempt(delivery_id: str, attempt: int) -> None:
+    rt = runtime()
+    async with rt.db.reader() as session:
+        row = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                .where(WebhookDelivery.id == delivery_id)
+            )
+        ).one_or_none()
+    if row is None:
+        return
+    delivery, endpoint, event = row
+    if (
+        delivery.status != "pending"
+        or delivery.attempt_count != attempt
+        or endpoint.status != "active"
+        or endpoint.deleted_at is not None
+    ):
+        return
+    status_code, error, latency_ms = await _post(endpoint, event)
+    now = utcnow()
+    ok = status_code is not None and 200 <= status_code < 300
+    retry = not ok and (status_code is None or status_code in RETRYABLE or status_code >= 500)
+    delay = retry_delay(attempt + 1, rt.settings.webhook_retry_schedule_s, rt.settings.webhook_retry_repeat_s)
+    next_at = now + timedelta(seconds=delay)
+    if retry and next_at > delivery.created_at + timedelta(seconds=rt.settings.webhook_retry_horizon_s):
+        retry = False
+    status = "succeeded" if ok else "pending" if retry else "failed"
+    async with rt.db.transaction() as session:
+        session.add(
+            WebhookAttempt(delivery_id=delivery.id, status_code=status_code, error=error, latency_ms=latency_ms)
+        )
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery.id, WebhookDelivery.attempt_count == attempt)  # type: ignore[arg-type]
+            .values(status=status, attempt_count=attempt + 1, next_attempt_at=next_at if retry else now)
+        )
+        if status_code == 410:
+            await session.execute(
+                update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id).values(status="paused")  # type: ignore[arg-type]
+            )
+    if retry:
+        deliver_webhook.send_with_options(args=(delivery.id, attempt + 1), delay=int(delay * 1000))
+
+
+async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | None, str | None, int]:
+    """POST the signed event; ``(status code, error, latency ms)``. Redirects are not followed."""
+    rt = runtime()
+    started = time.monotonic()
+    try:
+        check_url(endpoint.url, endpoint.mode)
+    except InvalidInput as refused:
+        return None, f"refused: {refused.detail}", 0
+    timestamp = int(time.time())
+    body = json.dumps(
+        {"id": event.id, "type": event.type, "delivered_at": iso(utcnow().replace(microsecond=0)), "data": event.data},
+        separators=(",", ":"),
+    )
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": event.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(endpoint.secret, event.id, timestamp, body),
+    }
+    try:
+        async with httpx.AsyncClient(timeout=rt.settings.webhook_timeout_s, follow_redirects=False) as client:
+            response = await client.post(endpoint.url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        return None, "timeout", _ms(started)
+    except httpx.HTTPError as failure:
+        return None, f"{type(failure).__name__}: {failure}"[:500], _ms(started)
+    return response.status_code, None, _ms(started)
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

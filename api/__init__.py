@@ -1,0 +1,1 @@
+"""The HTTP API: authenticate, validate, deduplicate, enqueue, answer."""

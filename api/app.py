@@ -1,0 +1,60 @@
+"""The Litestar application: routes, dependencies, error mapping and lifespan."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from api.auth import provide_principal
+from api.errors import EXCEPTION_HANDLERS
+from api.routes import admin, health, lootbox, operations, players, webhooks
+from api.state import lifespan
+from config import Settings, SettingsError, get_settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the API for *settings* (the environment's by default)."""
+    settings = settings or get_settings()
+    if not settings.admin_token:
+        raise SettingsError("WOWSINO_ADMIN_TOKEN: required (at least 16 characters) to administer tenants")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return Litestar(
+        route_handlers=[
+            admin.TenantController,
+            health.health,
+            health.ready,
+            players.me,
+            players.create,
+            players.show,
+            players.fairness,
+            players.ledger,
+            lootbox.create,
+            lootbox.index,
+            lootbox.show,
+            lootbox.change,
+            lootbox.open_,
+            webhooks.create,
+            webhooks.index,
+            webhooks.show,
+            webhooks.change,
+            webhooks.remove,
+            webhooks.deliveries,
+            webhooks.redeliver,
+            operations.show,
+        ],
+        dependencies={"principal": Provide(provide_principal)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan(settings)],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="WOWsino engagement API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,99 @@
+"""Idempotent submission of an operation that a worker carries out, and waiting for its answer.
+
+Redis is the fast path: ``SET NX`` of the key claims it for one operation id, so concurrent
+duplicates on any API process wait for that one operation; the worker's transaction stores the
+answer under the same key in the database, which stays the truth when Redis forgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Response
+
+from api.state import AppState
+from models.base import new_id
+from models.errors import DomainError, IdempotencyKeyReused
+from models.idempotency import find_record, fingerprint
+from models.tenancy import Principal
+
+Send = Callable[[str, str, str], Any]  # (operation_id, idempotency_key, fingerprint) -> enqueue
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+@dataclass(frozen=True)
+class Submission:
+    operation: str
+    key: str | None
+    request: dict[str, Any]
+    send: Send
+
+
+def _redis_key(principal: Principal, operation: str, key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"wowsino:idem:{principal.tenant_id}:{principal.mode}:{operation}:{digest}"
+
+
+def pending_key(principal: Principal, operation_id: str) -> str:
+    """Marks an operation id as issued to this tenant and mode, so its status can be read before it ends."""
+    return f"wowsino:pending:{principal.tenant_id}:{principal.mode}:{operation_id}"
+
+
+async def submit(state: AppState, principal: Principal, submission: Submission) -> Response[dict[str, Any]]:
+    """Run the operation at most once per idempotency key and answer with its outcome."""
+    key = submission.key or "auto_" + new_id()
+    digest = fingerprint({"operation": submission.operation, **submission.request})
+    operation_id = new_id()
+    claim = _redis_key(principal, submission.operation, key)
+    value = f"{operation_id}:{digest}"
+    replay = False
+    async with state.redis.pipeline(transaction=False) as pipe:
+        pipe.set(claim, value, nx=True, ex=state.settings.idempotency_ttl_s)
+        pipe.set(pending_key(principal, operation_id), 1, ex=state.settings.idempotency_ttl_s)
+        claimed, _ = await pipe.execute()
+    if not claimed:
+        existing = await state.redis.get(claim)
+        if existing is not None:
+            operation_id, _, earlier = existing.decode().partition(":")
+            if earlier != digest:
+                raise IdempotencyKeyReused(
+                    "this idempotency_key was already used with a different request", field="idempotency_key"
+                )
+            replay = True
+            value = existing.decode()
+    if not replay:
+        await asyncio.to_thread(submission.send, operation_id, key, digest)
+
+    outcome = await state.waiter.wait(operation_id, state.settings.draw_wait_timeout_s)
+    if outcome is None and replay:
+        outcome = await _stored(state, principal, submission.operation, key, digest)
+    if outcome is None:
+        return Response(
+            {"operation_id": operation_id, "status": "pending", "url": f"/v1/operations/{operation_id}"},
+            status_code=202,
+        )
+    if "error" in outcome:
+        if not replay:  # a refusal (short balance, cooldown) leaves the key free for a later retry
+            await state.redis.eval(_RELEASE, 1, claim, value)  # type: ignore[misc]
+        raise DomainError.from_dict(outcome["error"])
+    return answer(outcome["status"], outcome["body"], replayed=replay or bool(outcome.get("deduped")))
+
+
+def answer(status: int, body: dict[str, Any], *, replayed: bool) -> Response[dict[str, Any]]:
+    if not replayed:
+        return Response(body, status_code=status)
+    if "deduped" in body:
+        body = {**body, "deduped": True}
+    return Response(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+
+
+async def _stored(state: AppState, principal: Principal, operation: str, key: str, digest: str) -> dict[str, Any] | None:
+    async with state.db.reader() as session:
+        record = await find_record(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, operation=operation, key=key, fingerprint=digest
+        )
+    return None if record is None else {"status": record.status_code, "body": record.response, "deduped": True}

@@ -1,0 +1,115 @@
+"""Identity (``/v1/me``) and players mirrored from the operator's PAM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import app_state
+from api.pagination import listing, page
+from api.schemas import PlayerCreate
+from api.writes import write_once
+from models.assets import from_units
+from models.base import iso
+from models.countries import CODES
+from models.errors import InvalidInput
+from models.ledger import Account, LedgerTransaction, Posting, balances
+from models.players import create_player, get_player, player_view
+from models.tenancy import Principal
+from models.webhooks import emit_event
+
+
+@get("/v1/me", tags=["identity"])
+async def me(principal: Principal) -> dict[str, Any]:
+    return {
+        "tenant": {
+            "slug": principal.tenant_slug,
+            "service_mode": principal.service_mode,
+            "key_mode": principal.mode,
+            "scopes": list(principal.scopes),
+        },
+        "brand": {"slug": principal.brand_slug},
+    }
+
+
+@post("/v1/players", opt={"scope": "players:write"}, tags=["players"])
+async def create(request: Request[Any, Any, Any], principal: Principal, data: PlayerCreate) -> Response[dict[str, Any]]:
+    if data.country_code is not None and data.country_code not in CODES:
+        raise InvalidInput("not an ISO 3166-1 alpha-2 country code", field="country_code")
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+        player, created = await create_player(
+            session,
+            principal,
+            username=data.username,
+            email=data.email,
+            external_ref=data.external_ref,
+            country_code=data.country_code,
+        )
+        deliveries: list[str] = []
+        if created:
+            deliveries = await emit_event(
+                session,
+                tenant_id=principal.tenant_id,
+                mode=principal.mode,
+                type="player.created",
+                data={"user": player.username, "external_ref": player.external_ref},
+            )
+        return (201 if created else 200), {**player_view(player), "balances": {}}, deliveries
+
+    body = msgspec.to_builtins(data)
+    body.pop("idempotency_key", None)
+    return await write_once(
+        app_state(request), principal, operation="players.create", key=data.idempotency_key, request=body, work=work
+    )
+
+
+@get("/v1/players/{username:str}", opt={"scope": "players:read"}, tags=["players"])
+async def show(request: Request[Any, Any, Any], principal: Principal, username: str) -> dict[str, Any]:
+    async with app_state(request).db.reader() as session:
+        player = await get_player(session, principal, username)
+        held = await balances(session, owner_type="player", owner_id=player.id)
+    return {**player_view(player), "balances": {asset: from_units(asset, units) for asset, units in sorted(held.items())}}
+
+
+@get("/v1/players/{username:str}/fairness", opt={"scope": "players:read"}, tags=["players"])
+async def fairness(request: Request[Any, Any, Any], principal: Principal, username: str) -> dict[str, Any]:
+    async with app_state(request).db.reader() as session:
+        player = await get_player(session, principal, username)
+    return {"server_seed_hash": player.server_seed_hash, "client_seed": player.username, "nonce": player.nonce}
+
+
+@get("/v1/players/{username:str}/ledger", opt={"scope": "ledger:read"}, tags=["players", "ledger"])
+async def ledger(
+    request: Request[Any, Any, Any], principal: Principal, username: str, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    window = page(limit, cursor)
+    async with app_state(request).db.reader() as session:
+        player = await get_player(session, principal, username)
+        query = (
+            select(Posting, LedgerTransaction.kind, LedgerTransaction.reference)
+            .join(Account, Account.id == Posting.account_id)
+            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .where(Account.owner_type == "player", Account.owner_id == player.id)
+            .order_by(Posting.id.desc())  # type: ignore[union-attr]
+            .limit(window.limit + 1)
+        )
+        if window.after is not None:
+            query = query.where(Posting.id < window.after)  # type: ignore[operator]
+        rows = (await session.execute(query)).all()
+    data = [
+        {
+            "transaction_id": posting.transaction_id,
+            "kind": kind,
+            "reference": reference,
+            "asset": posting.asset,
+            "amount": from_units(posting.asset, posting.amount),
+            "created_at": iso(posting.created_at),
+        }
+        for posting, kind, reference in rows
+    ]
+    return listing(data, [posting.id for posting, _, _ in rows], window.limit)

@@ -1,0 +1,156 @@
+"""Webhook subscriptions and their delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, delete, get, patch, post
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.webhooks import deliver_webhook
+from api.auth import app_state
+from api.pagination import listing, page
+from api.schemas import WebhookCreate, WebhookPatch
+from api.writes import write_once
+from models.base import utcnow
+from models.errors import NotFound
+from models.tenancy import Principal
+from models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    create_endpoint,
+    delivery_view,
+    endpoint_view,
+    get_endpoint,
+    list_endpoints,
+    update_endpoint,
+)
+
+SCOPE = {"scope": "webhooks:write"}
+
+
+@post("/v1/webhooks", opt=SCOPE, tags=["webhooks"])
+async def create(request: Request[Any, Any, Any], principal: Principal, data: WebhookCreate) -> Response[dict[str, Any]]:
+    body = msgspec.to_builtins(data)
+    body.pop("idempotency_key", None)
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+        endpoint = await create_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, url=data.url, events=list(data.events)
+        )
+        return 201, endpoint_view(endpoint, with_secret=True), []
+
+    return await write_once(
+        app_state(request), principal, operation="webhooks.create", key=data.idempotency_key, request=body, work=work
+    )
+
+
+@get("/v1/webhooks", opt=SCOPE, tags=["webhooks"])
+async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+    async with app_state(request).db.reader() as session:
+        endpoints = await list_endpoints(session, tenant_id=principal.tenant_id, mode=principal.mode)
+    return {"data": [endpoint_view(endpoint) for endpoint in endpoints], "next_cursor": None}
+
+
+@get("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"])
+async def show(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
+    async with app_state(request).db.reader() as session:
+        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+    return endpoint_view(endpoint)
+
+
+@patch("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"])
+async def change(request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: WebhookPatch) -> dict[str, Any]:
+    state = app_state(request)
+    async with state.db.transaction() as session:
+        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        resumed = data.status == "active" and endpoint.status != "active"
+        await update_endpoint(
+            session, endpoint, url=data.url, events=list(data.events) if data.events else None, status=data.status
+        )
+        view = endpoint_view(endpoint)
+        held: list[tuple[str, int]] = []
+        if resumed:  # deliveries held while paused go out now
+            rows = await session.execute(
+                select(WebhookDelivery.id, WebhookDelivery.attempt_count).where(
+                    WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending"
+                )
+            )
+            held = list(rows.all())
+    for delivery_id, attempt in held:
+        await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
+    return view
+
+
+@delete("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], status_code=204)
+async def remove(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> None:
+    async with app_state(request).db.transaction() as session:
+        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        endpoint.deleted_at = utcnow()
+
+
+@get("/v1/webhooks/{webhook_id:str}/deliveries", opt=SCOPE, tags=["webhooks"])
+async def deliveries(
+    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    window = page(limit, cursor)
+    async with app_state(request).db.reader() as session:
+        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        query = (
+            select(WebhookDelivery, WebhookEvent, WebhookEvent.__table__.c.created_at)  # type: ignore[attr-defined]
+            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+            .where(WebhookDelivery.endpoint_id == endpoint.id)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())  # type: ignore[attr-defined]
+            .limit(window.limit + 1)
+        )
+        if window.after is not None:
+            query = query.where(WebhookDelivery.__table__.c.created_at < _moment(window.after))  # type: ignore[attr-defined]
+        rows = (await session.execute(query)).all()
+        attempts = await _attempts(session, [delivery.id for delivery, _, _ in rows])
+    data = [delivery_view(delivery, event, attempts.get(delivery.id, [])) for delivery, event, _ in rows]
+    return listing(data, [int(delivery.created_at.timestamp() * 1_000_000) for delivery, _, _ in rows], window.limit)
+
+
+def _moment(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, UTC)
+
+
+async def _attempts(session: AsyncSession, delivery_ids: list[str]) -> dict[str, list[WebhookAttempt]]:
+    found: dict[str, list[WebhookAttempt]] = {}
+    if delivery_ids:
+        rows = await session.execute(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(delivery_ids))  # type: ignore[attr-defined]
+            .order_by(WebhookAttempt.id)  # type: ignore[arg-type]
+        )
+        for attempt in rows.scalars():
+            found.setdefault(attempt.delivery_id, []).append(attempt)
+    return found
+
+
+@post("/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver", opt=SCOPE, tags=["webhooks"], status_code=202)
+async def redeliver(request: Request[Any, Any, Any], principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+    """Send a delivery again (same ``webhook-id``), whatever its status."""
+    async with app_state(request).db.transaction() as session:
+        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        delivery = (
+            await session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id)
+            )
+        ).scalar_one_or_none()
+        if delivery is None:
+            raise NotFound(f"no delivery {delivery_id!r}")
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery.id)  # type: ignore[arg-type]
+            .values(status="pending", next_attempt_at=utcnow())
+        )
+        attempt = delivery.attempt_count
+    await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
+    return {"id": delivery_id, "status": "pending"}
+

@@ -1,0 +1,90 @@
+"""Request bodies. Unknown fields are refused, and every constraint names its field when broken."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lowercase letters, digits, dashes")]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+Scope = Literal["*", "players:read", "players:write", "engines:read", "engines:write", "engines:play", "ledger:read", "webhooks:write"]
+Asset = Annotated[str, Meta(pattern=r"^(WINZ|XP|BONUS|[A-Z]{3})$")]
+Winz = Annotated[int, Meta(ge=0, le=10**12)]
+Amount = Annotated[int, Meta(ge=0, le=10**15)] | Annotated[str, Meta(pattern=r"^\d{1,12}(\.\d{1,8})?$")]
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every request body."""
+
+
+class BrandCreate(Body):
+    slug: Slug
+    name: Name | None = None
+
+
+class TenantCreate(Body):
+    slug: Slug
+    service_mode: Literal["plug_in", "white_label"]
+    brand: BrandCreate
+    name: Name | None = None
+
+
+class KeyCreate(Body):
+    brand: Slug
+    mode: Literal["live", "test"]
+    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=8)] | None = None
+
+
+class PlayerCreate(Body):
+    username: Username
+    email: Email | None = None
+    external_ref: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    country_code: CountryCode | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class Segment(Body):
+    label: Annotated[str, Meta(min_length=1, max_length=64)]
+    asset: Asset
+    amount: Amount
+    weight: Annotated[int, Meta(ge=1, le=10**9)]
+
+
+class LootboxCreate(Body):
+    name: Name
+    prize_table: Annotated[list[Segment], Meta(min_length=1, max_length=100)]
+    cost_winz: Winz = 0
+    cooldown_s: Annotated[int, Meta(ge=0, le=31_536_000)] = 0
+    idempotency_key: IdempotencyKey | None = None
+
+
+class EnginePatch(Body):
+    name: Name | None = None
+    status: Literal["active", "paused", "archived"] | None = None
+
+
+class OpenRequest(Body):
+    user_id: Username
+    idempotency_key: IdempotencyKey | None = None
+    client_seed: Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")] | None = None
+
+
+EventPattern = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class WebhookCreate(Body):
+    url: Annotated[str, Meta(min_length=1, max_length=2048)]
+    events: Annotated[list[EventPattern], Meta(min_length=1, max_length=32)]
+    idempotency_key: IdempotencyKey | None = None
+
+
+class WebhookPatch(Body):
+    url: Annotated[str, Meta(min_length=1, max_length=2048)] | None = None
+    events: Annotated[list[EventPattern], Meta(min_length=1, max_length=32)] | None = None
+    status: Literal["active", "paused"] | None = None

@@ -1,0 +1,41 @@
+"""What one API process holds for its lifetime: settings, database, Redis and the result waiter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from litestar import Litestar
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from api.waiter import ResultWaiter
+from config import Settings
+from models.db import Database
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    redis: Redis
+    waiter: ResultWaiter
+
+
+def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    """Open the process's connections at start-up and close them at shutdown."""
+
+    @asynccontextmanager
+    async def manage(app: Litestar) -> AsyncIterator[None]:
+        redis = Redis(connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5))
+        state = AppState(settings=settings, db=Database(settings), redis=redis, waiter=ResultWaiter(redis))
+        state.waiter.start()
+        app.state.wowsino = state
+        try:
+            yield
+        finally:
+            await state.waiter.stop()
+            await state.db.dispose()
+            await redis.aclose()
+
+    return manage

@@ -1,0 +1,79 @@
+"""Waiting, in an API process, for the outcome of an operation that a worker runs.
+
+One pub/sub subscription per process wakes every waiter whose operation finished; each waiter also
+re-reads the stored outcome now and then, so a missed announcement (a Redis reconnect) only costs
+a little latency, never an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from actors.results import CHANNEL, result_key
+
+log = logging.getLogger("wowsino.api")
+RECHECK_S = 0.25
+
+
+class ResultWaiter:
+    """Futures keyed by operation id, resolved from the ``operations:done`` channel."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._wake(message["data"].decode())
+            except (RedisError, OSError) as failure:
+                log.warning("result channel lost (%s); resubscribing", type(failure).__name__)
+                await asyncio.sleep(0.5)
+
+    def _wake(self, operation_id: str) -> None:
+        for future in self._waiting.get(operation_id, ()):
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self, operation_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The operation's outcome, or None if it is not there within *timeout_s*."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiting.setdefault(operation_id, set()).add(future)
+            try:
+                raw = await self._redis.get(result_key(operation_id))
+                if raw is not None:
+                    return json.loads(raw)  # type: ignore[no-any-return]
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(future, min(remaining, RECHECK_S))
+            finally:
+                futures = self._waiting.get(operation_id, set())
+                futures.discard(future)
+                if not futures:
+                    self._waiting.pop(operation_id, None)

@@ -1,0 +1,67 @@
+"""Synchronous writes (configuration, players, subscriptions), made idempotent in the database.
+
+The business rows and the idempotency record commit in one transaction; a concurrent duplicate
+hits the record's unique key, rolls back, and answers with the record the winner stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.webhooks import send_deliveries
+from api.dispatch import answer
+from api.state import AppState
+from models.base import new_id
+from models.idempotency import IdempotencyRecord, find_record, fingerprint
+from models.tenancy import Principal
+
+Outcome = tuple[int, dict[str, Any], list[str]]  # status, body, webhook deliveries to send
+Work = Callable[[AsyncSession], Awaitable[Outcome]]
+
+
+async def write_once(
+    state: AppState, principal: Principal, *, operation: str, key: str | None, request: dict[str, Any], work: Work
+) -> Response[dict[str, Any]]:
+    """Run *work* once per idempotency key (every time when there is none) and answer."""
+    digest = fingerprint({"operation": operation, **request})
+    for attempt in range(2):
+        try:
+            async with state.db.transaction() as session:
+                if key is not None:
+                    record = await find_record(
+                        session,
+                        tenant_id=principal.tenant_id,
+                        mode=principal.mode,
+                        operation=operation,
+                        key=key,
+                        fingerprint=digest,
+                    )
+                    if record is not None:
+                        return answer(record.status_code, record.response, replayed=True)
+                status, body, deliveries = await work(session)
+                if key is not None:
+                    session.add(
+                        IdempotencyRecord(
+                            tenant_id=principal.tenant_id,
+                            mode=principal.mode,
+                            operation=operation,
+                            key=key,
+                            fingerprint=digest,
+                            operation_id=new_id(),
+                            status_code=status,
+                            response=body,
+                        )
+                    )
+            break
+        except IntegrityError:
+            if attempt == 1 or key is None:
+                raise
+    if deliveries:
+        await asyncio.to_thread(send_deliveries, deliveries)
+    return answer(status, body, replayed=False)

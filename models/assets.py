@@ -1,0 +1,62 @@
+"""Asset rails and their exact representation.
+
+Every amount is stored as a whole number of *units*: WINZ and XP are integers (one unit each);
+decimal rails (BONUS and real currencies) are stored in units of 10**-8, so sums are exact
+integer arithmetic in SQLite and PostgreSQL alike. Decimal amounts cross the API as strings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from models.errors import InvalidInput
+
+INTEGER_ASSETS = frozenset({"WINZ", "XP"})
+DECIMAL_PLACES = 8
+_SCALE = Decimal(10) ** DECIMAL_PLACES
+MAX_UNITS = 2**62
+
+
+def is_asset(code: str) -> bool:
+    """WINZ, XP, BONUS or a three-letter upper-case currency code."""
+    return code in INTEGER_ASSETS or code == "BONUS" or (len(code) == 3 and code.isascii() and code.isupper())
+
+
+def to_units(asset: str, amount: int | str | Decimal, *, field: str = "amount") -> int:
+    """The stored integer for *amount* of *asset*; refuses fractions of integer rails and excess precision."""
+    if not is_asset(asset):
+        raise InvalidInput(f"unknown asset {asset!r}", field="asset")
+    if isinstance(amount, bool):
+        raise InvalidInput("must be a number", field=field)
+    if asset in INTEGER_ASSETS:
+        if not isinstance(amount, int):
+            raise InvalidInput(f"{asset} amounts are whole numbers", field=field)
+        units = amount
+    else:
+        try:
+            value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+        except InvalidOperation:
+            raise InvalidInput("must be a decimal number", field=field) from None
+        if not value.is_finite():
+            raise InvalidInput("must be a finite decimal number", field=field)
+        scaled = value * _SCALE
+        if scaled != scaled.to_integral_value():
+            raise InvalidInput(f"at most {DECIMAL_PLACES} decimal places", field=field)
+        units = int(scaled)
+    if abs(units) >= MAX_UNITS:
+        raise InvalidInput("amount out of range", field=field)
+    return units
+
+
+def from_units(asset: str, units: int) -> int | str:
+    """The API form of a stored amount: an int for integer rails, a decimal string otherwise."""
+    if asset in INTEGER_ASSETS:
+        return units
+    return _plain(Decimal(units) / _SCALE)
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"

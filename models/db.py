@@ -1,0 +1,78 @@
+"""Database engines and transactions.
+
+SQLite serializes writers; a write transaction starts with ``BEGIN IMMEDIATE`` so that it waits for
+the lock (``busy_timeout``) instead of failing when a reader upgrades. Reads use a second engine that
+starts ordinary deferred transactions, so reading never queues behind writers (WAL mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+from config import Settings
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engines of one process; ``transaction()`` for writes, ``reader()`` for reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = settings.database_url
+        if settings.is_sqlite:
+            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in one write transaction, committed on success and rolled back on error."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+def insert_ignore(session: AsyncSession, table: Any) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()  # type: ignore[no-any-return]

@@ -1,0 +1,74 @@
+"""Idempotency records: the durable truth behind every deduplicated write.
+
+A record stores the request's fingerprint and the original answer under
+``(tenant, mode, operation, key)``, which is unique in the database; Redis only speeds up the
+common case. Writing the record in the business transaction makes "done" and "remembered" one fact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from models.base import created_field, id_field
+from models.errors import IdempotencyKeyReused
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("tenant_id", "mode", "operation", "key"),)
+    id: str = id_field()
+    tenant_id: str = Field(max_length=36)
+    mode: str = Field(max_length=8)
+    operation: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    operation_id: str = Field(max_length=36, index=True)
+    status_code: int
+    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = created_field()
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """A stable digest of a request: same operation target and body, same fingerprint."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def find_record(
+    session: AsyncSession, *, tenant_id: str, mode: str, operation: str, key: str, fingerprint: str
+) -> IdempotencyRecord | None:
+    """The stored answer for a key, or None; ``IdempotencyKeyReused`` if it was for another request."""
+    record = (
+        await session.execute(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == tenant_id,
+                IdempotencyRecord.mode == mode,
+                IdempotencyRecord.operation == operation,
+                IdempotencyRecord.key == key,
+            )
+        )
+    ).scalar_one_or_none()
+    if record is not None and record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "this idempotency_key was already used with a different request", field="idempotency_key"
+        )
+    return record
+
+
+async def find_by_operation(session: AsyncSession, *, tenant_id: str, mode: str, operation_id: str) -> IdempotencyRecord | None:
+    return (
+        await session.execute(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.operation_id == operation_id,
+                IdempotencyRecord.tenant_id == tenant_id,
+                IdempotencyRecord.mode == mode,
+            )
+        )
+    ).scalar_one_or_none()

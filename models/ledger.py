@@ -1,0 +1,191 @@
+"""The double-entry ledger: the only source of every balance.
+
+Design: an *account* holds one asset for one owner (a player, or an engine's funding account). A
+*transaction* moves value between accounts through *postings* (legs); the postings of a transaction
+sum to zero per asset, so value is never created or lost, only moved. Engines' funding accounts may
+go negative (they issue rewards); players' accounts may not. Each account keeps its running balance,
+updated in the same statement batch as its postings, and a test proves it equals the sum of postings.
+
+``post_transaction`` is the single way to write to the ledger. It runs inside the caller's
+transaction and never commits, so a business write and its ledger movement land together or not at
+all. A transaction is recorded once per ``(tenant, mode, kind, reference)``, enforced by a unique
+constraint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, UniqueConstraint, and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from models.base import created_field, id_field, new_id, utcnow
+from models.db import insert_ignore
+from models.errors import InsufficientBalance
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("tenant_id", "mode", "owner_type", "owner_id", "asset"),)
+    id: str = id_field()
+    tenant_id: str = Field(max_length=36)
+    mode: str = Field(max_length=8)
+    owner_type: str = Field(max_length=32)
+    owner_id: str = Field(max_length=36, index=True)
+    asset: str = Field(max_length=8)
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    allow_negative: bool = Field(default=False)
+    created_at: datetime = created_field()
+
+
+class LedgerTransaction(SQLModel, table=True):
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (UniqueConstraint("tenant_id", "mode", "kind", "reference"),)
+    id: str = id_field()
+    tenant_id: str = Field(max_length=36)
+    mode: str = Field(max_length=8)
+    kind: str = Field(max_length=48)
+    reference: str = Field(max_length=300)
+    created_at: datetime = created_field()
+
+
+class Posting(SQLModel, table=True):
+    __tablename__ = "postings"
+    id: int | None = Field(default=None, primary_key=True)
+    transaction_id: str = Field(foreign_key="ledger_transactions.id", max_length=36, index=True)
+    account_id: str = Field(foreign_key="accounts.id", max_length=36, index=True)
+    asset: str = Field(max_length=8)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = created_field()
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a movement: *amount* units into (positive) or out of (negative) *account_id*."""
+
+    account_id: str
+    asset: str
+    amount: int
+
+
+class UnbalancedTransaction(ValueError):
+    """Postings that do not sum to zero per asset: a programming error, never a client's."""
+
+
+def check_balanced(legs: Sequence[Leg]) -> None:
+    """Raise unless the legs sum to zero for every asset."""
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        totals[leg.asset] += leg.amount
+    unbalanced = {asset: total for asset, total in totals.items() if total}
+    if unbalanced or not legs:
+        raise UnbalancedTransaction(f"postings do not sum to zero: {unbalanced or 'no legs'}")
+
+
+async def account_id(
+    session: AsyncSession, *, tenant_id: str, mode: str, owner_type: str, owner_id: str, asset: str
+) -> str:
+    """The id of an owner's account for an asset, created on first use. Only players' may not go negative."""
+    await session.execute(
+        insert_ignore(session, Account.__table__).values(
+            id=new_id(),
+            tenant_id=tenant_id,
+            mode=mode,
+            owner_type=owner_type,
+            owner_id=owner_id,
+            asset=asset,
+            balance=0,
+            allow_negative=owner_type != "player",
+            created_at=utcnow(),
+        )
+    )
+    found = await session.execute(
+        select(Account.id).where(
+            Account.tenant_id == tenant_id,
+            Account.mode == mode,
+            Account.owner_type == owner_type,
+            Account.owner_id == owner_id,
+            Account.asset == asset,
+        )
+    )
+    return found.scalar_one()
+
+
+async def post_transaction(
+    session: AsyncSession, *, tenant_id: str, mode: str, kind: str, reference: str, legs: Sequence[Leg]
+) -> str:
+    """Record one balanced transaction inside the caller's transaction; returns its id.
+
+    Debits are applied with a guarded ``UPDATE ... WHERE balance + amount >= 0`` so no account that
+    may not go negative ever does, whatever runs concurrently; a refused debit raises
+    ``InsufficientBalance`` and the caller's transaction must roll back.
+    """
+    check_balanced(legs)
+    transaction_id = new_id()
+    now = utcnow()
+    await session.execute(
+        insert(LedgerTransaction.__table__).values(  # type: ignore[arg-type]
+            id=transaction_id, tenant_id=tenant_id, mode=mode, kind=kind, reference=reference, created_at=now
+        )
+    )
+    for leg in sorted(legs, key=lambda leg: leg.amount):  # debits first: fail before writing credits
+        table = Account.__table__.c  # type: ignore[attr-defined]
+        guard = table.id == leg.account_id
+        if leg.amount < 0:
+            guard = and_(guard, (table.allow_negative.is_(True)) | (table.balance + leg.amount >= 0))
+        result = await session.execute(
+            update(Account.__table__).where(guard).values(balance=table.balance + leg.amount)  # type: ignore[arg-type]
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise InsufficientBalance(f"balance too low for a debit of {-leg.amount} {leg.asset}")
+    await session.execute(
+        insert(Posting.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "transaction_id": transaction_id,
+                "account_id": leg.account_id,
+                "asset": leg.asset,
+                "amount": leg.amount,
+                "created_at": now,
+            }
+            for leg in legs
+        ],
+    )
+    return transaction_id
+
+
+async def balances(session: AsyncSession, *, owner_type: str, owner_id: str) -> dict[str, int]:
+    """An owner's balance per asset, in stored units."""
+    rows = await session.execute(
+        select(Account.asset, Account.balance).where(Account.owner_type == owner_type, Account.owner_id == owner_id)
+    )
+    return {asset: balance for asset, balance in rows.all()}
+
+
+async def audit(session: AsyncSession) -> list[str]:
+    """Every inconsistency in the ledger: unbalanced transactions and balances that differ from postings."""
+    problems: list[str] = []
+    unbalanced = await session.execute(
+        select(Posting.transaction_id, Posting.asset, func.sum(Posting.amount))
+        .group_by(Posting.transaction_id, Posting.asset)
+        .having(func.sum(Posting.amount) != 0)
+    )
+    problems += [f"transaction {tx} sums to {total} {asset}" for tx, asset, total in unbalanced.all()]
+    sums = (
+        select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
+    )
+    drift = await session.execute(
+        select(Account.id, Account.balance, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance != func.coalesce(sums.c.total, 0))
+    )
+    problems += [f"account {acc} balance {bal} != postings {total}" for acc, bal, total in drift.all()]
+    negative = await session.execute(
+        select(Account.id, Account.balance).where(Account.allow_negative.is_(False), Account.balance < 0)  # type: ignore[attr-defined]
+    )
+    problems += [f"account {acc} is negative: {bal}" for acc, bal in negative.all()]
+    return problems

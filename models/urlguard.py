@@ -1,0 +1,46 @@
+"""Where webhooks may be sent: live mode only to public ``https`` hosts; test mode also to local ``http``.
+
+The check resolves the host name, so a DNS name that points at a private address is refused too;
+deliveries check again before every attempt (DNS can change) and never follow redirects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from models.errors import InvalidInput
+
+
+def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidInput(f"host {host!r} does not resolve", field="url") from None
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_url(url: str, mode: str) -> None:
+    """Raise ``InvalidInput`` (field ``url``) unless *url* may receive webhooks in *mode*."""
+    parts = urlsplit(url)
+    if parts.scheme not in ({"https"} if mode == "live" else {"https", "http"}):
+        raise InvalidInput("live webhooks need an https URL" if mode == "live" else "need an http(s) URL", field="url")
+    if not parts.hostname or parts.username or parts.password:
+        raise InvalidInput("need a host and no credentials in the URL", field="url")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise InvalidInput("malformed port", field="url") from None
+    if mode == "live" and not all(_public(address) for address in _addresses(parts.hostname)):
+        raise InvalidInput("live webhooks cannot target loopback, private, link-local or reserved addresses", field="url")

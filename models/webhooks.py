@@ -1,0 +1,220 @@
+"""Webhook subscriptions, the event outbox and the delivery log.
+
+``emit_event`` runs inside the business transaction: it stores the event and one pending delivery
+per matching subscription (the outbox), so an outcome and its announcement commit together. Actors
+send deliveries after the commit; the scheduler's sweep re-sends any whose message was lost.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from models.base import UTCDateTime, created_field, id_field, iso, new_id, utcnow
+from models.errors import InvalidInput, NotFound
+from models.signing import new_secret
+from models.urlguard import check_url
+
+EVENT_TYPES = frozenset(
+    {
+        "lootbox.opened",
+        "raffle.drawn",
+        "jackpot.dropped",
+        "mini_game.played",
+        "tournament.closed",
+        "journey.completed",
+        "player.created",
+    }
+)
+ENDPOINT_STATUSES = frozenset({"active", "paused", "failed"})
+JITTER = 0.1
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    __tablename__ = "webhook_endpoints"
+    id: str = id_field()
+    tenant_id: str = Field(max_length=36, index=True)
+    mode: str = Field(max_length=8)
+    url: str = Field(max_length=2048)
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=80)
+    status: str = Field(default="active", max_length=8)
+    created_at: datetime = created_field()
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookEvent(SQLModel, table=True):
+    __tablename__ = "webhook_events"
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(max_length=36)
+    mode: str = Field(max_length=8)
+    type: str = Field(max_length=40)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = created_field()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "event_id"),)
+    id: str = id_field()
+    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", max_length=36, index=True)
+    event_id: str = Field(foreign_key="webhook_events.id", max_length=40)
+    status: str = Field(default="pending", max_length=10, index=True)
+    attempt_count: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    created_at: datetime = created_field()
+
+
+class WebhookAttempt(SQLModel, table=True):
+    __tablename__ = "webhook_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(foreign_key="webhook_deliveries.id", max_length=36, index=True)
+    attempted_at: datetime = created_field()
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    latency_ms: int
+
+
+def check_events(events: Sequence[str]) -> list[str]:
+    if not events:
+        raise InvalidInput("subscribe to at least one event", field="events")
+    for pattern in events:
+        if pattern != "*" and pattern not in EVENT_TYPES and not (
+            pattern.endswith(".*") and any(kind.startswith(pattern[:-1]) for kind in EVENT_TYPES)
+        ):
+            raise InvalidInput(f"unknown event {pattern!r}", field="events")
+    return sorted(set(events))
+
+
+def matches(patterns: Sequence[str], event_type: str) -> bool:
+    return any(p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])) for p in patterns)
+
+
+def retry_delay(attempts_made: int, schedule: Sequence[float], repeat_s: float) -> float:
+    """Seconds to wait before the next attempt after *attempts_made* failures, with ±10% jitter."""
+    base = schedule[attempts_made - 1] if attempts_made <= len(schedule) else repeat_s
+    return base * random.uniform(1 - JITTER, 1 + JITTER)
+
+
+def endpoint_view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "status": endpoint.status,
+        "mode": endpoint.mode,
+        "created_at": iso(endpoint.created_at),
+    }
+    if with_secret:
+        view["signing_secret"] = endpoint.secret
+    return view
+
+
+async def create_endpoint(session: AsyncSession, *, tenant_id: str, mode: str, url: str, events: list[str]) -> WebhookEndpoint:
+    check_url(url, mode)
+    endpoint = WebhookEndpoint(tenant_id=tenant_id, mode=mode, url=url, events=check_events(events), secret=new_secret())
+    session.add(endpoint)
+    await session.flush()
+    return endpoint
+
+
+async def get_endpoint(session: AsyncSession, *, tenant_id: str, mode: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = (
+        await session.execute(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.id == endpoint_id,
+                WebhookEndpoint.tenant_id == tenant_id,
+                WebhookEndpoint.mode == mode,
+                WebhookEndpoint.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+        )
+    ).scalar_one_or_none()
+    if endpoint is None:
+        raise NotFound(f"no webhook {endpoint_id!r}")
+    return endpoint
+
+
+async def list_endpoints(session: AsyncSession, *, tenant_id: str, mode: str) -> list[WebhookEndpoint]:
+    rows = await session.execute(
+        select(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.tenant_id == tenant_id,
+            WebhookEndpoint.mode == mode,
+            WebhookEndpoint.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(WebhookEndpoint.created_at.desc())  # type: ignore[attr-defined]
+    )
+    return list(rows.scalars())
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    *,
+    url: str | None,
+    events: list[str] | None,
+    status: str | None,
+) -> None:
+    if url is not None:
+        check_url(url, endpoint.mode)
+        endpoint.url = url
+    if events is not None:
+        endpoint.events = check_events(events)
+    if status is not None:
+        if status not in {"active", "paused"}:
+            raise InvalidInput("must be active or paused", field="status")
+        endpoint.status = status
+    await session.flush()
+
+
+async def emit_event(session: AsyncSession, *, tenant_id: str, mode: str, type: str, data: dict[str, Any]) -> list[str]:
+    """Store an event and a pending delivery per subscribed endpoint; returns the delivery ids."""
+    event = WebhookEvent(id="msg_" + new_id().replace("-", ""), tenant_id=tenant_id, mode=mode, type=type, data=data)
+    session.add(event)
+    endpoints = await session.execute(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.tenant_id == tenant_id,
+            WebhookEndpoint.mode == mode,
+            WebhookEndpoint.status.in_(("active", "paused")),  # type: ignore[attr-defined]
+            WebhookEndpoint.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+    )
+    deliveries = [
+        WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id)
+        for endpoint in endpoints.scalars()
+        if matches(endpoint.events, type)
+    ]
+    session.add_all(deliveries)
+    await session.flush()
+    return [delivery.id for delivery in deliveries]
+
+
+def delivery_view(delivery: WebhookDelivery, event: WebhookEvent, attempts: Sequence[WebhookAttempt]) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "event_id": event.id,
+        "event_type": event.type,
+        "status": delivery.status,
+        "attempt_count": delivery.attempt_count,
+        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.status == "pending" else None,
+        "created_at": iso(delivery.created_at),
+        "attempts": [
+            {
+                "attempted_at": iso(attempt.attempted_at),
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "latency_ms": attempt.latency_ms,
+            }
+            for attempt in attempts
+        ],
+    }
+
+
+def due_before(now: datetime, grace_s: float) -> datetime:
+    return now - timedelta(seconds=grace_s)
