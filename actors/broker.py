@@ -16,7 +16,7 @@ QUEUE_WEBHOOKS = "webhooks"
 def build_broker() -> RedisBroker:
     """A Redis broker whose heartbeat timeout and maintenance chance come from settings (tests shrink them)."""
     settings = get_settings()
-    broker = RedisBroker(
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace="wowsino",
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),

@@ -8,10 +8,11 @@ schedulers may run at once; every job they send is idempotent, so a duplicate pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
@@ -28,7 +29,7 @@ async def sweep_outbox() -> int:
     async with rt.db.reader() as session:
         rows = await session.execute(
             select(WebhookDelivery.id, WebhookDelivery.attempt_count)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
             .where(
                 WebhookDelivery.status == "pending",
                 WebhookDelivery.next_attempt_at <= due_before(utcnow(), rt.settings.outbox_grace_s),
@@ -56,10 +57,8 @@ async def run_forever() -> None:
                 log.info("outbox sweep re-sent %d deliveries", swept)
         except Exception:  # a pass that fails (database or Redis away) is retried on the next tick
             log.exception("scheduler pass failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), rt.settings.scheduler_interval_s)
-        except TimeoutError:
-            pass
     await rt.db.dispose()
 
 

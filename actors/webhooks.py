@@ -13,7 +13,8 @@ from datetime import timedelta
 
 import dramatiq
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from actors.broker import QUEUE_WEBHOOKS
 from actors.locks import LockTimeout, hold
@@ -51,8 +52,8 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
         row = (
             await session.execute(
                 select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
+                .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
                 .where(WebhookDelivery.id == delivery_id)
             )
         ).one_or_none()
@@ -81,12 +82,12 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
         )
         await session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery.id, WebhookDelivery.attempt_count == attempt)  # type: ignore[arg-type]
+            .where(col(WebhookDelivery.id) == delivery.id, col(WebhookDelivery.attempt_count) == attempt)
             .values(status=status, attempt_count=attempt + 1, next_attempt_at=next_at if retry else now)
         )
         if status_code == 410:
             await session.execute(
-                update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id).values(status="paused")  # type: ignore[arg-type]
+                update(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint.id).values(status="paused")
             )
     if retry:
         deliver_webhook.send_with_options(args=(delivery.id, attempt + 1), delay=int(delay * 1000))

@@ -58,13 +58,13 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     if not claimed:
         existing = await state.redis.get(claim)
         if existing is not None:
-            operation_id, _, earlier = existing.decode().partition(":")
+            value = existing.decode() if isinstance(existing, bytes) else existing
+            operation_id, _, earlier = value.partition(":")
             if earlier != digest:
                 raise IdempotencyKeyReused(
                     "this idempotency_key was already used with a different request", field="idempotency_key"
                 )
             replay = True
-            value = existing.decode()
     if not replay:
         await asyncio.to_thread(submission.send, operation_id, key, digest)
 
@@ -91,9 +91,16 @@ def answer(status: int, body: dict[str, Any], *, replayed: bool) -> Response[dic
     return Response(body, status_code=status, headers={"Idempotent-Replayed": "true"})
 
 
-async def _stored(state: AppState, principal: Principal, operation: str, key: str, digest: str) -> dict[str, Any] | None:
+async def _stored(
+    state: AppState, principal: Principal, operation: str, key: str, digest: str
+) -> dict[str, Any] | None:
     async with state.db.reader() as session:
         record = await find_record(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, operation=operation, key=key, fingerprint=digest
+            session,
+            tenant_id=principal.tenant_id,
+            mode=principal.mode,
+            operation=operation,
+            key=key,
+            fingerprint=digest,
         )
     return None if record is None else {"status": record.status_code, "body": record.response, "deduped": True}

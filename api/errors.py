@@ -77,7 +77,13 @@ def validation_problem(_: Request[Any, Any, Any], exc: ValidationException) -> R
         if isinstance(item, dict)
     ]
     detail = fields[0]["field"] + ": " + fields[0]["message"] if fields else str(exc.detail)
-    return problem(400, "invalid-request", "Invalid request", detail, fields=fields or [{"field": "body", "message": str(exc.detail)}])
+    return problem(
+        400,
+        "invalid-request",
+        "Invalid request",
+        detail,
+        fields=fields or [{"field": "body", "message": str(exc.detail)}],
+    )
 
 
 def http_problem(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -91,7 +97,18 @@ def domain_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> Respon
 
 def dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.warning("dependency unavailable: %s", type(exc).__name__)
-    return problem(503, "unavailable", "Service unavailable", "a dependency is unavailable; retry shortly", headers={"Retry-After": "1"})
+    return problem(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "a dependency is unavailable; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    detail = "JSON is nested too deeply"
+    return problem(400, "invalid-request", "Invalid request", detail, fields=[{"field": "body", "message": detail}])
 
 
 def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -107,5 +124,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     OperationalError: dependency_down,
     InterfaceError: dependency_down,
     ConnectionError: dependency_down,
+    RecursionError: too_deep,
     Exception: unexpected,
 }

@@ -1,4 +1,4 @@
-"""Cursor pagination: ``?limit=`` (1–500, default 50) and an opaque ``?cursor=`` from ``next_cursor``."""
+"""Cursor pagination: ``?limit=`` (1 to 500, default 50) and an opaque ``?cursor=`` from ``next_cursor``."""
 
 from __future__ import annotations
 

@@ -7,13 +7,24 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lowercase letters, digits, dashes")]
+Slug = Annotated[
+    str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lowercase letters, digits, dashes")
+]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
-Scope = Literal["*", "players:read", "players:write", "engines:read", "engines:write", "engines:play", "ledger:read", "webhooks:write"]
+Scope = Literal[
+    "*",
+    "players:read",
+    "players:write",
+    "engines:read",
+    "engines:write",
+    "engines:play",
+    "ledger:read",
+    "webhooks:write",
+]
 Asset = Annotated[str, Meta(pattern=r"^(WINZ|XP|BONUS|[A-Z]{3})$")]
 Winz = Annotated[int, Meta(ge=0, le=10**12)]
 Amount = Annotated[int, Meta(ge=0, le=10**15)] | Annotated[str, Meta(pattern=r"^\d{1,12}(\.\d{1,8})?$")]

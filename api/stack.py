@@ -56,8 +56,21 @@ def _private_redis(settings: Settings) -> subprocess.Popen[bytes] | None:
         raise SettingsError("REDIS_URL: no Redis answers there and redis-server is not installed to start one")
     VAR.mkdir(exist_ok=True)
     server = subprocess.Popen(
-        [binary, "--port", str(parts.port or 6379), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(VAR.resolve()), "--logfile", str((VAR / "redis.log").resolve())],
+        [
+            binary,
+            "--port",
+            str(parts.port or 6379),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(VAR.resolve()),
+            "--logfile",
+            str((VAR / "redis.log").resolve()),
+        ],
     )
     deadline = time.monotonic() + 10
     while not _redis_answers(settings.redis_url):
@@ -89,7 +102,18 @@ def run_stack() -> int:
         )
         procfile = Path(__file__).resolve().parent.parent / "Procfile"
         honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(Path.cwd()), "-p", str(settings.port)],
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "-f",
+                str(procfile),
+                "-d",
+                str(Path.cwd()),
+                "-p",
+                str(settings.port),
+            ],
             env=env,
         )
         stop = lambda signum, frame: honcho.send_signal(signal.SIGTERM)  # noqa: E731

@@ -27,7 +27,9 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 
     @asynccontextmanager
     async def manage(app: Litestar) -> AsyncIterator[None]:
-        redis = Redis(connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5))
+        redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5)
+        )
         state = AppState(settings=settings, db=Database(settings), redis=redis, waiter=ResultWaiter(redis))
         state.waiter.start()
         app.state.wowsino = state

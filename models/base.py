@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Table, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
@@ -47,3 +47,8 @@ def created_field() -> Any:
 def iso(moment: datetime) -> str:
     """RFC 3339 with a ``Z``, to the second when there are no microseconds."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, for the hot paths written as Core statements."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]

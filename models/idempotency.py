@@ -12,9 +12,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, select
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 
 from models.base import created_field, id_field
 from models.errors import IdempotencyKeyReused
@@ -62,7 +62,9 @@ async def find_record(
     return record
 
 
-async def find_by_operation(session: AsyncSession, *, tenant_id: str, mode: str, operation_id: str) -> IdempotencyRecord | None:
+async def find_by_operation(
+    session: AsyncSession, *, tenant_id: str, mode: str, operation_id: str
+) -> IdempotencyRecord | None:
     return (
         await session.execute(
             select(IdempotencyRecord).where(

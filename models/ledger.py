@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint, and_, func, insert, select, update
+from sqlalchemy import BigInteger, Column, UniqueConstraint, and_, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
-from models.base import created_field, id_field, new_id, utcnow
+from models.base import created_field, id_field, new_id, table, utcnow
 from models.db import insert_ignore
 from models.errors import InsufficientBalance
 
@@ -91,7 +91,7 @@ async def account_id(
 ) -> str:
     """The id of an owner's account for an asset, created on first use. Only players' may not go negative."""
     await session.execute(
-        insert_ignore(session, Account.__table__).values(
+        insert_ignore(session, table(Account)).values(
             id=new_id(),
             tenant_id=tenant_id,
             mode=mode,
@@ -128,22 +128,22 @@ async def post_transaction(
     transaction_id = new_id()
     now = utcnow()
     await session.execute(
-        insert(LedgerTransaction.__table__).values(  # type: ignore[arg-type]
+        insert(table(LedgerTransaction)).values(
             id=transaction_id, tenant_id=tenant_id, mode=mode, kind=kind, reference=reference, created_at=now
         )
     )
     for leg in sorted(legs, key=lambda leg: leg.amount):  # debits first: fail before writing credits
-        table = Account.__table__.c  # type: ignore[attr-defined]
-        guard = table.id == leg.account_id
+        accounts = table(Account).c
+        guard = accounts.id == leg.account_id
         if leg.amount < 0:
-            guard = and_(guard, (table.allow_negative.is_(True)) | (table.balance + leg.amount >= 0))
+            guard = and_(guard, accounts.allow_negative.is_(True) | (accounts.balance + leg.amount >= 0))
         result = await session.execute(
-            update(Account.__table__).where(guard).values(balance=table.balance + leg.amount)  # type: ignore[arg-type]
+            update(table(Account)).where(guard).values(balance=accounts.balance + leg.amount)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise InsufficientBalance(f"balance too low for a debit of {-leg.amount} {leg.asset}")
     await session.execute(
-        insert(Posting.__table__),  # type: ignore[arg-type]
+        insert(table(Posting)),
         [
             {
                 "transaction_id": transaction_id,
@@ -175,9 +175,7 @@ async def audit(session: AsyncSession) -> list[str]:
         .having(func.sum(Posting.amount) != 0)
     )
     problems += [f"transaction {tx} sums to {total} {asset}" for tx, asset, total in unbalanced.all()]
-    sums = (
-        select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
-    )
+    sums = select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
     drift = await session.execute(
         select(Account.id, Account.balance, func.coalesce(sums.c.total, 0))
         .outerjoin(sums, sums.c.account_id == Account.id)
@@ -185,7 +183,7 @@ async def audit(session: AsyncSession) -> list[str]:
     )
     problems += [f"account {acc} balance {bal} != postings {total}" for acc, bal, total in drift.all()]
     negative = await session.execute(
-        select(Account.id, Account.balance).where(Account.allow_negative.is_(False), Account.balance < 0)  # type: ignore[attr-defined]
+        select(Account.id, Account.balance).where(col(Account.allow_negative).is_(False), Account.balance < 0)  # type: ignore[attr-defined]
     )
     problems += [f"account {acc} is negative: {bal}" for acc, bal in negative.all()]
     return problems

@@ -6,9 +6,9 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, select
+from sqlalchemy import JSON, Column
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import to_units
 from models.base import UTCDateTime, created_field, id_field, iso, utcnow
@@ -99,7 +99,10 @@ async def get_lootbox(session: AsyncSession, *, tenant_id: str, mode: str, brand
     box = (
         await session.execute(
             select(Lootbox).where(
-                Lootbox.id == lootbox_id, Lootbox.tenant_id == tenant_id, Lootbox.mode == mode, Lootbox.brand_id == brand_id
+                Lootbox.id == lootbox_id,
+                Lootbox.tenant_id == tenant_id,
+                Lootbox.mode == mode,
+                Lootbox.brand_id == brand_id,
             )
         )
     ).scalar_one_or_none()
@@ -111,8 +114,12 @@ async def get_lootbox(session: AsyncSession, *, tenant_id: str, mode: str, brand
 async def list_lootboxes(session: AsyncSession, principal: Principal) -> list[Lootbox]:
     rows = await session.execute(
         select(Lootbox)
-        .where(Lootbox.tenant_id == principal.tenant_id, Lootbox.mode == principal.mode, Lootbox.brand_id == principal.brand_id)
-        .order_by(Lootbox.created_at.desc())  # type: ignore[attr-defined]
+        .where(
+            Lootbox.tenant_id == principal.tenant_id,
+            Lootbox.mode == principal.mode,
+            Lootbox.brand_id == principal.brand_id,
+        )
+        .order_by(col(Lootbox.created_at).desc())
     )
     return list(rows.scalars())
 
@@ -133,7 +140,7 @@ async def _check_cooldown(session: AsyncSession, box: Lootbox, player: Player) -
         await session.execute(
             select(LootboxOpen.created_at)
             .where(LootboxOpen.lootbox_id == box.id, LootboxOpen.player_id == player.id)
-            .order_by(LootboxOpen.created_at.desc())  # type: ignore[attr-defined]
+            .order_by(col(LootboxOpen.created_at).desc())
             .limit(1)
         )
     ).scalar_one_or_none()
@@ -184,7 +191,9 @@ async def open_lootbox(
     segment = box.prize_table[draw_weighted(seed, client_seed, nonce, weights(box.prize_table))]
     legs = await _legs(session, box, player, segment)
     if legs:
-        await post_transaction(session, tenant_id=tenant_id, mode=mode, kind=OPERATION, reference=operation_id, legs=legs)
+        await post_transaction(
+            session, tenant_id=tenant_id, mode=mode, kind=OPERATION, reference=operation_id, legs=legs
+        )
     opened = LootboxOpen(
         id=operation_id,
         lootbox_id=box.id,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, select, update
+from sqlalchemy import UniqueConstraint, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 
-from models.base import created_field, id_field, iso
+from models.base import created_field, id_field, iso, table
 from models.errors import NotFound
 from models.fairness import new_server_seed, seed_hash
 from models.tenancy import Principal
@@ -116,8 +116,8 @@ async def advance_commitment(session: AsyncSession, player: Player) -> tuple[str
     next_seed = new_server_seed()
     next_hash = seed_hash(next_seed)
     result = await session.execute(
-        update(Player.__table__)  # type: ignore[arg-type]
-        .where(Player.__table__.c.id == player.id, Player.__table__.c.nonce == player.nonce)  # type: ignore[attr-defined]
+        update(table(Player))
+        .where(table(Player).c.id == player.id, table(Player).c.nonce == player.nonce)
         .values(server_seed=next_seed, server_seed_hash=next_hash, nonce=player.nonce + 1)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -34,7 +34,9 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def verify(secret: str, msg_id: str, timestamp: str, body: str, signature_header: str, *, now: float | None = None) -> None:
+def verify(
+    secret: str, msg_id: str, timestamp: str, body: str, signature_header: str, *, now: float | None = None
+) -> None:
     """Raise :class:`SignatureError` unless one of the header's signatures matches and the timestamp is fresh."""
     try:
         sent_at = int(timestamp)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, select, update
+from sqlalchemy import JSON, Column, UniqueConstraint, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, utcnow
 from models.errors import Conflict, InvalidInput, NotFound
@@ -138,12 +138,12 @@ async def get_tenant(session: AsyncSession, slug: str) -> Tenant:
 
 
 async def list_brands(session: AsyncSession, tenant_id: str) -> list[Brand]:
-    rows = await session.execute(select(Brand).where(Brand.tenant_id == tenant_id).order_by(Brand.created_at))
+    rows = await session.execute(select(Brand).where(Brand.tenant_id == tenant_id).order_by(col(Brand.created_at)))
     return list(rows.scalars())
 
 
 async def list_tenants(session: AsyncSession) -> list[tuple[Tenant, list[Brand]]]:
-    tenants = list((await session.execute(select(Tenant).order_by(Tenant.created_at))).scalars())
+    tenants = list((await session.execute(select(Tenant).order_by(col(Tenant.created_at)))).scalars())
     return [(tenant, await list_brands(session, tenant.id)) for tenant in tenants]
 
 
@@ -201,7 +201,7 @@ async def revoke_key(session: AsyncSession, tenant_slug: str, key_id: str) -> st
     if key is None:
         raise NotFound(f"no key {key_id!r} for tenant {tenant_slug!r}")
     await session.execute(
-        update(ApiKey).where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())  # type: ignore[union-attr]
+        update(ApiKey).where(col(ApiKey.id) == key.id, col(ApiKey.revoked_at).is_(None)).values(revoked_at=utcnow())
     )
     return key.key_hash
 
@@ -213,9 +213,9 @@ async def find_principal(session: AsyncSession, key: str) -> Principal | None:
     row = (
         await session.execute(
             select(ApiKey, Tenant, Brand)
-            .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .join(Brand, Brand.id == ApiKey.brand_id)
-            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .join(Tenant, col(Tenant.id) == ApiKey.tenant_id)
+            .join(Brand, col(Brand.id) == ApiKey.brand_id)
+            .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))  # type: ignore[union-attr]
         )
     ).one_or_none()
     if row is None:

@@ -43,4 +43,6 @@ def check_url(url: str, mode: str) -> None:
     except ValueError:
         raise InvalidInput("malformed port", field="url") from None
     if mode == "live" and not all(_public(address) for address in _addresses(parts.hostname)):
-        raise InvalidInput("live webhooks cannot target loopback, private, link-local or reserved addresses", field="url")
+        raise InvalidInput(
+            "live webhooks cannot target loopback, private, link-local or reserved addresses", field="url"
+        )

@@ -27,7 +27,9 @@ def verify_draw(response: dict[str, Any], prize_table: list[dict[str, Any]] | di
     if "winning_ticket_idx" in response:
         index = draw_index(seed, client_seed, nonce, int(response["total_tickets"]))
         if index != response["winning_ticket_idx"]:
-            raise VerificationError(f"the seeds pick ticket {index}, the response says {response['winning_ticket_idx']}")
+            raise VerificationError(
+                f"the seeds pick ticket {index}, the response says {response['winning_ticket_idx']}"
+            )
         return f"verified: ticket {index} of {response['total_tickets']}"
     if prize_table is None:
         raise VerificationError("a weighted draw needs its prize table (--prize-table)")

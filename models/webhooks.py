@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, select
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, utcnow
 from models.errors import InvalidInput, NotFound
@@ -85,8 +85,10 @@ def check_events(events: Sequence[str]) -> list[str]:
     if not events:
         raise InvalidInput("subscribe to at least one event", field="events")
     for pattern in events:
-        if pattern != "*" and pattern not in EVENT_TYPES and not (
-            pattern.endswith(".*") and any(kind.startswith(pattern[:-1]) for kind in EVENT_TYPES)
+        if (
+            pattern != "*"
+            and pattern not in EVENT_TYPES
+            and not (pattern.endswith(".*") and any(kind.startswith(pattern[:-1]) for kind in EVENT_TYPES))
         ):
             raise InvalidInput(f"unknown event {pattern!r}", field="events")
     return sorted(set(events))
@@ -116,9 +118,13 @@ def endpoint_view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> di
     return view
 
 
-async def create_endpoint(session: AsyncSession, *, tenant_id: str, mode: str, url: str, events: list[str]) -> WebhookEndpoint:
+async def create_endpoint(
+    session: AsyncSession, *, tenant_id: str, mode: str, url: str, events: list[str]
+) -> WebhookEndpoint:
     check_url(url, mode)
-    endpoint = WebhookEndpoint(tenant_id=tenant_id, mode=mode, url=url, events=check_events(events), secret=new_secret())
+    endpoint = WebhookEndpoint(
+        tenant_id=tenant_id, mode=mode, url=url, events=check_events(events), secret=new_secret()
+    )
     session.add(endpoint)
     await session.flush()
     return endpoint
@@ -131,7 +137,7 @@ async def get_endpoint(session: AsyncSession, *, tenant_id: str, mode: str, endp
                 WebhookEndpoint.id == endpoint_id,
                 WebhookEndpoint.tenant_id == tenant_id,
                 WebhookEndpoint.mode == mode,
-                WebhookEndpoint.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(WebhookEndpoint.deleted_at).is_(None),
             )
         )
     ).scalar_one_or_none()
@@ -146,9 +152,9 @@ async def list_endpoints(session: AsyncSession, *, tenant_id: str, mode: str) ->
         .where(
             WebhookEndpoint.tenant_id == tenant_id,
             WebhookEndpoint.mode == mode,
-            WebhookEndpoint.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(WebhookEndpoint.deleted_at).is_(None),
         )
-        .order_by(WebhookEndpoint.created_at.desc())  # type: ignore[attr-defined]
+        .order_by(col(WebhookEndpoint.created_at).desc())
     )
     return list(rows.scalars())
 
@@ -181,8 +187,8 @@ async def emit_event(session: AsyncSession, *, tenant_id: str, mode: str, type: 
         select(WebhookEndpoint).where(
             WebhookEndpoint.tenant_id == tenant_id,
             WebhookEndpoint.mode == mode,
-            WebhookEndpoint.status.in_(("active", "paused")),  # type: ignore[attr-defined]
-            WebhookEndpoint.deleted_at.is_(None),  # type: ignore[union-attr]
+            col(WebhookEndpoint.status).in_(("active", "paused")),
+            col(WebhookEndpoint.deleted_at).is_(None),
         )
     )
     deliveries = [

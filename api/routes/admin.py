@@ -43,13 +43,17 @@ class TenantController(Controller):
             return tenancy.tenant_view(tenant, await tenancy.list_brands(session, tenant.id))
 
     @post("/{slug:str}/brands")
-    async def add_brand(self, request: Request[Any, Any, Any], admin: None, slug: str, data: BrandCreate) -> dict[str, Any]:
+    async def add_brand(
+        self, request: Request[Any, Any, Any], admin: None, slug: str, data: BrandCreate
+    ) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             brand = await tenancy.add_brand(session, slug, slug=data.slug, name=data.name)
         return tenancy.brand_view(brand)
 
     @post("/{slug:str}/keys")
-    async def issue_key(self, request: Request[Any, Any, Any], admin: None, slug: str, data: KeyCreate) -> dict[str, Any]:
+    async def issue_key(
+        self, request: Request[Any, Any, Any], admin: None, slug: str, data: KeyCreate
+    ) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             return await tenancy.issue_key(
                 session, slug, brand_slug=data.brand, mode=data.mode, scopes=list(data.scopes) if data.scopes else None

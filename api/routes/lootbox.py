@@ -19,7 +19,9 @@ from models.tenancy import Principal
 
 
 @post("/v1/lootbox", opt={"scope": "engines:write"}, tags=["lootbox"])
-async def create(request: Request[Any, Any, Any], principal: Principal, data: LootboxCreate) -> Response[dict[str, Any]]:
+async def create(
+    request: Request[Any, Any, Any], principal: Principal, data: LootboxCreate
+) -> Response[dict[str, Any]]:
     body = msgspec.to_builtins(data)
     body.pop("idempotency_key", None)
 
@@ -49,7 +51,11 @@ async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[s
 async def _get(request: Request[Any, Any, Any], principal: Principal, lootbox_id: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
         box = await lootbox.get_lootbox(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, brand_id=principal.brand_id, lootbox_id=lootbox_id
+            session,
+            tenant_id=principal.tenant_id,
+            mode=principal.mode,
+            brand_id=principal.brand_id,
+            lootbox_id=lootbox_id,
         )
     return lootbox.lootbox_view(box)
 
@@ -60,22 +66,34 @@ async def show(request: Request[Any, Any, Any], principal: Principal, lootbox_id
 
 
 @patch("/v1/lootbox/{lootbox_id:str}", opt={"scope": "engines:write"}, tags=["lootbox"])
-async def change(request: Request[Any, Any, Any], principal: Principal, lootbox_id: str, data: EnginePatch) -> dict[str, Any]:
+async def change(
+    request: Request[Any, Any, Any], principal: Principal, lootbox_id: str, data: EnginePatch
+) -> dict[str, Any]:
     async with app_state(request).db.transaction() as session:
         box = await lootbox.get_lootbox(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, brand_id=principal.brand_id, lootbox_id=lootbox_id
+            session,
+            tenant_id=principal.tenant_id,
+            mode=principal.mode,
+            brand_id=principal.brand_id,
+            lootbox_id=lootbox_id,
         )
         await lootbox.update_lootbox(session, box, name=data.name, status=data.status)
         return lootbox.lootbox_view(box)
 
 
 @post("/v1/lootbox/{lootbox_id:str}/open", opt={"scope": "engines:play"}, tags=["lootbox"])
-async def open_(request: Request[Any, Any, Any], principal: Principal, lootbox_id: str, data: OpenRequest) -> Response[dict[str, Any]]:
+async def open_(
+    request: Request[Any, Any, Any], principal: Principal, lootbox_id: str, data: OpenRequest
+) -> Response[dict[str, Any]]:
     """Draw from the lootbox for a player: ``201`` with the reward, or ``202`` if the draw is still running."""
     state = app_state(request)
     async with state.db.reader() as session:  # clear 404s before anything is queued
         await lootbox.get_lootbox(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, brand_id=principal.brand_id, lootbox_id=lootbox_id
+            session,
+            tenant_id=principal.tenant_id,
+            mode=principal.mode,
+            brand_id=principal.brand_id,
+            lootbox_id=lootbox_id,
         )
         await get_player(session, principal, data.user_id, field="user_id")
 
@@ -102,5 +120,3 @@ async def open_(request: Request[Any, Any, Any], principal: Principal, lootbox_i
             send=send,
         ),
     )
-
-

@@ -21,7 +21,9 @@ async def show(request: Request[Any, Any, Any], principal: Principal, operation_
     """``200`` with the original answer once it exists, the original problem if refused, else ``202``."""
     state = app_state(request)
     async with state.db.reader() as session:
-        record = await find_by_operation(session, tenant_id=principal.tenant_id, mode=principal.mode, operation_id=operation_id)
+        record = await find_by_operation(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, operation_id=operation_id
+        )
     if record is not None:
         return Response({"operation_id": operation_id, "status": "succeeded", "result": record.response})
     raw = await state.redis.get(result_key(operation_id))

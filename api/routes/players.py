@@ -6,8 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from api.auth import app_state
 from api.pagination import listing, page
@@ -73,7 +73,10 @@ async def show(request: Request[Any, Any, Any], principal: Principal, username: 
     async with app_state(request).db.reader() as session:
         player = await get_player(session, principal, username)
         held = await balances(session, owner_type="player", owner_id=player.id)
-    return {**player_view(player), "balances": {asset: from_units(asset, units) for asset, units in sorted(held.items())}}
+    return {
+        **player_view(player),
+        "balances": {asset: from_units(asset, units) for asset, units in sorted(held.items())},
+    }
 
 
 @get("/v1/players/{username:str}/fairness", opt={"scope": "players:read"}, tags=["players"])
@@ -85,21 +88,25 @@ async def fairness(request: Request[Any, Any, Any], principal: Principal, userna
 
 @get("/v1/players/{username:str}/ledger", opt={"scope": "ledger:read"}, tags=["players", "ledger"])
 async def ledger(
-    request: Request[Any, Any, Any], principal: Principal, username: str, limit: int | None = None, cursor: str | None = None
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    username: str,
+    limit: int | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     window = page(limit, cursor)
     async with app_state(request).db.reader() as session:
         player = await get_player(session, principal, username)
         query = (
             select(Posting, LedgerTransaction.kind, LedgerTransaction.reference)
-            .join(Account, Account.id == Posting.account_id)
-            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .join(Account, col(Account.id) == Posting.account_id)
+            .join(LedgerTransaction, col(LedgerTransaction.id) == Posting.transaction_id)
             .where(Account.owner_type == "player", Account.owner_id == player.id)
-            .order_by(Posting.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Posting.id).desc())
             .limit(window.limit + 1)
         )
         if window.after is not None:
-            query = query.where(Posting.id < window.after)  # type: ignore[operator]
+            query = query.where(col(Posting.id) < window.after)
         rows = (await session.execute(query)).all()
     data = [
         {
@@ -112,4 +119,4 @@ async def ledger(
         }
         for posting, kind, reference in rows
     ]
-    return listing(data, [posting.id for posting, _, _ in rows], window.limit)
+    return listing(data, [posting.id or 0 for posting, _, _ in rows], window.limit)

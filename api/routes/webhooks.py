@@ -8,8 +8,9 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from actors.webhooks import deliver_webhook
 from api.auth import app_state
@@ -35,7 +36,9 @@ SCOPE = {"scope": "webhooks:write"}
 
 
 @post("/v1/webhooks", opt=SCOPE, tags=["webhooks"])
-async def create(request: Request[Any, Any, Any], principal: Principal, data: WebhookCreate) -> Response[dict[str, Any]]:
+async def create(
+    request: Request[Any, Any, Any], principal: Principal, data: WebhookCreate
+) -> Response[dict[str, Any]]:
     body = msgspec.to_builtins(data)
     body.pop("idempotency_key", None)
 
@@ -60,15 +63,21 @@ async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[s
 @get("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"])
 async def show(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
-        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
     return endpoint_view(endpoint)
 
 
 @patch("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"])
-async def change(request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: WebhookPatch) -> dict[str, Any]:
+async def change(
+    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: WebhookPatch
+) -> dict[str, Any]:
     state = app_state(request)
     async with state.db.transaction() as session:
-        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
         resumed = data.status == "active" and endpoint.status != "active"
         await update_endpoint(
             session, endpoint, url=data.url, events=list(data.events) if data.events else None, status=data.status
@@ -90,26 +99,34 @@ async def change(request: Request[Any, Any, Any], principal: Principal, webhook_
 @delete("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], status_code=204)
 async def remove(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> None:
     async with app_state(request).db.transaction() as session:
-        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
         endpoint.deleted_at = utcnow()
 
 
 @get("/v1/webhooks/{webhook_id:str}/deliveries", opt=SCOPE, tags=["webhooks"])
 async def deliveries(
-    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, limit: int | None = None, cursor: str | None = None
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    webhook_id: str,
+    limit: int | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     window = page(limit, cursor)
     async with app_state(request).db.reader() as session:
-        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
         query = (
-            select(WebhookDelivery, WebhookEvent, WebhookEvent.__table__.c.created_at)  # type: ignore[attr-defined]
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+            select(WebhookDelivery, WebhookEvent, col(WebhookEvent.created_at))
+            .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
             .where(WebhookDelivery.endpoint_id == endpoint.id)
-            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())  # type: ignore[attr-defined]
+            .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
             .limit(window.limit + 1)
         )
         if window.after is not None:
-            query = query.where(WebhookDelivery.__table__.c.created_at < _moment(window.after))  # type: ignore[attr-defined]
+            query = query.where(col(WebhookDelivery.created_at) < _moment(window.after))
         rows = (await session.execute(query)).all()
         attempts = await _attempts(session, [delivery.id for delivery, _, _ in rows])
     data = [delivery_view(delivery, event, attempts.get(delivery.id, [])) for delivery, event, _ in rows]
@@ -125,32 +142,42 @@ async def _attempts(session: AsyncSession, delivery_ids: list[str]) -> dict[str,
     if delivery_ids:
         rows = await session.execute(
             select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_(delivery_ids))  # type: ignore[attr-defined]
-            .order_by(WebhookAttempt.id)  # type: ignore[arg-type]
+            .where(col(WebhookAttempt.delivery_id).in_(delivery_ids))  # type: ignore[attr-defined]
+            .order_by(col(WebhookAttempt.id))
         )
         for attempt in rows.scalars():
             found.setdefault(attempt.delivery_id, []).append(attempt)
     return found
 
 
-@post("/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver", opt=SCOPE, tags=["webhooks"], status_code=202)
-async def redeliver(request: Request[Any, Any, Any], principal: Principal, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+@post(
+    "/v1/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver",
+    opt=SCOPE,
+    tags=["webhooks"],
+    status_code=202,
+)
+async def redeliver(
+    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, delivery_id: str
+) -> dict[str, Any]:
     """Send a delivery again (same ``webhook-id``), whatever its status."""
     async with app_state(request).db.transaction() as session:
-        endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
         delivery = (
             await session.execute(
-                select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id)
+                select(WebhookDelivery).where(
+                    WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id
+                )
             )
         ).scalar_one_or_none()
         if delivery is None:
             raise NotFound(f"no delivery {delivery_id!r}")
         await session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery.id)  # type: ignore[arg-type]
+            .where(col(WebhookDelivery.id) == delivery.id)
             .values(status="pending", next_attempt_at=utcnow())
         )
         attempt = delivery.attempt_count
     await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
     return {"id": delivery_id, "status": "pending"}
-

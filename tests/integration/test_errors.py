@@ -1,0 +1,80 @@
+"""Whatever a client sends, the answer is a 4xx problem naming the field, never a 500, and nothing changes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.api import Operator
+from tests.support.stack import Stack
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (b'{"username": "a", "username": 5}', "username"),
+        (b'{"username": NaN}', "body"),
+        (b'{"username": "a", "email": Infinity}', "body"),
+        (b'{"username": "a", "country_code": 1e999}', "body"),
+        (b'{"username": "a", "external_ref": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body"),
+        ('{"username": "\u00e9l\u00e8ve"}'.encode(), "username"),
+    ],
+)
+def test_malformed_bodies_get_a_problem(operator: Operator, raw: bytes, field: str) -> None:
+    response = operator.client.post("/v1/players", content=raw, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == response.status_code and {"type", "title", "detail"} <= set(problem)
+    assert field in {error["field"] for error in problem.get("errors", [{"field": "body"}])}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"user_id": "x", "idempotency_key": ""},
+        {"user_id": "x", "idempotency_key": "k" * 256},
+        {"user_id": "x", "idempotency_key": "tab\tkey"},
+        {"user_id": "x", "client_seed": ""},
+        {"user_id": "x", "surprise": 1},
+        {"user_id": 12},
+        {},
+    ],
+)
+def test_bad_open_requests_name_the_field(operator: Operator, body: dict[str, object]) -> None:
+    username = operator.player("x")
+    box = operator.lootbox()
+    response = operator.client.post(f"/v1/lootbox/{box['id']}/open", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] in {"idempotency_key", "client_seed", "surprise", "user_id"}
+    assert operator.balance(username) == 0
+
+
+def test_oversized_body_is_413(operator: Operator) -> None:
+    response = operator.client.post("/v1/players", content=b'{"username": "' + b"a" * 2_000_000 + b'"}')
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_unknown_routes_and_methods_are_problems(stack: Stack, operator: Operator) -> None:
+    missing = operator.client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["type"] == "not-found"
+    wrong = operator.client.put("/v1/players")
+    assert wrong.status_code == 405 and wrong.headers["content-type"].startswith("application/problem+json")
+
+
+def test_pagination_parameters_are_checked(operator: Operator) -> None:
+    username = operator.player()
+    assert operator.client.get(f"/v1/players/{username}/ledger", params={"limit": 0}).status_code == 422
+    assert operator.client.get(f"/v1/players/{username}/ledger", params={"limit": "many"}).status_code == 400
+    assert operator.client.get(f"/v1/players/{username}/ledger", params={"cursor": "!!"}).status_code == 422
+
+
+def test_health_and_readiness(stack: Stack) -> None:
+    assert httpx.get(f"{stack.url}/health").json() == {"status": "ok"}
+    ready = httpx.get(f"{stack.url}/ready")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    schema = httpx.get(f"{stack.url}/schema/openapi.json").json()
+    assert "/v1/lootbox/{lootbox_id}/open" in schema["paths"]

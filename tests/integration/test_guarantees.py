@@ -1,0 +1,165 @@
+"""The architecture's guarantees, each attacked: duplicates, redelivery, Redis loss, concurrent debits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import dramatiq
+import httpx
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from models.idempotency import fingerprint
+from tests.support.api import Operator
+from tests.support.processes import wait_until
+from tests.support.stack import Stack
+
+
+async def _burst(requests: list[tuple[str, str, dict[str, object]]], headers: dict[str, str]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+        return await asyncio.gather(*(client.post(base + path, json=body) for base, path, body in requests))
+
+
+def test_concurrent_duplicates_on_both_api_processes_get_one_original(stack: Stack, operator: Operator) -> None:
+    username = operator.player()
+    box = operator.lootbox()
+    body = {"user_id": username, "idempotency_key": "dup-" + uuid.uuid4().hex}
+    bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
+    responses = asyncio.run(
+        _burst(
+            [(bases[i % 2], f"/v1/lootbox/{box['id']}/open", body) for i in range(20)],
+            {"Authorization": f"Bearer {operator.key}"},
+        )
+    )
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["open_id"] for response in responses}) == 1
+    assert sum(not response.json()["deduped"] for response in responses) <= 1
+    assert operator.balance(username) == responses[0].json()["reward"]["amount"]
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1
+
+
+def test_flushing_redis_between_original_and_replay_draws_nothing_new(stack: Stack, operator: Operator) -> None:
+    username = operator.player()
+    box = operator.lootbox()
+    body = {"user_id": username, "idempotency_key": "flush-me"}
+    first = operator.client.post(f"/v1/lootbox/{box['id']}/open", json=body)
+    redis.Redis.from_url(stack.redis_url).flushall()
+    replay = operator.client.post(f"/v1/lootbox/{box['id']}/open", json=body)
+    assert replay.status_code == 201
+    assert replay.json() == {**first.json(), "deduped": True}
+    assert operator.balance(username) == first.json()["reward"]["amount"]
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1
+
+
+def test_an_open_message_delivered_twice_has_one_effect(stack: Stack, operator: Operator) -> None:
+    """At-least-once delivery: the same actor message run twice finds the first result."""
+    username = operator.player()
+    box = operator.lootbox()
+    me = operator.client.get("/v1/me").json()
+    assert me["tenant"]["key_mode"] == "live"
+    principal = _principal_ids(stack, operator)
+    broker = RedisBroker(url=stack.redis_url, namespace="wowsino")
+    key = "twice-" + uuid.uuid4().hex
+    digest = fingerprint(
+        {"operation": "lootbox.open", "lootbox_id": box["id"], "user_id": username, "client_seed": None}
+    )
+    message = dramatiq.Message(
+        queue_name="draws",
+        actor_name="open_lootbox_actor",
+        args=(
+            str(uuid.uuid4()),
+            principal["tenant_id"],
+            "live",
+            principal["brand_id"],
+            box["id"],
+            username,
+            None,
+            key,
+            digest,
+        ),
+        kwargs={},
+        options={},
+    )
+    broker.enqueue(message)
+    broker.enqueue(message.copy(args=(str(uuid.uuid4()), *message.args[1:])))  # a redelivery under another operation
+    wait_until(lambda: operator.balance(username) > 0, what="the open")
+    wait_until(lambda: broker.client.llen("wowsino:draws") == 0 and not _in_flight(broker), what="both messages")
+    opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": key})
+    assert opened.json()["deduped"] is True
+    assert operator.balance(username) == opened.json()["reward"]["amount"]
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1
+
+
+def _in_flight(broker: RedisBroker) -> bool:
+    return any(broker.client.scard(key) for key in broker.client.scan_iter("wowsino:__acks__.*.draws"))
+
+
+def _principal_ids(stack: Stack, operator: Operator) -> dict[str, str]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def lookup() -> dict[str, str]:
+        engine = create_async_engine(stack.database_url)
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text("SELECT t.id, b.id FROM tenants t JOIN brands b ON b.tenant_id = t.id WHERE t.slug = :slug"),
+                    {"slug": operator.slug},
+                )
+            ).one()
+        await engine.dispose()
+        return {"tenant_id": row[0], "brand_id": row[1]}
+
+    return asyncio.run(lookup())
+
+
+def test_concurrent_paid_opens_for_one_player_never_overdraw(stack: Stack, operator: Operator) -> None:
+    """100 opens with distinct keys, two worker processes: the balance ends exact and never went negative."""
+    username = operator.player()
+    funding = operator.lootbox(prize_table=[{"label": "grant", "asset": "WINZ", "amount": 1000, "weight": 1}])
+    paid = operator.lootbox(cost_winz=30, prize_table=[{"label": "w", "asset": "WINZ", "amount": 5, "weight": 1}])
+    operator.client.post(f"/v1/lootbox/{funding['id']}/open", json={"user_id": username})
+    bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
+    responses = asyncio.run(
+        _burst(
+            [
+                (bases[i % 2], f"/v1/lootbox/{paid['id']}/open", {"user_id": username, "idempotency_key": f"c{i}"})
+                for i in range(100)
+            ],
+            {"Authorization": f"Bearer {operator.key}"},
+        )
+    )
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) <= {201, 402}, statuses
+    succeeded = statuses.count(201)
+    # each open costs 30 and pays 5: 1000 covers exactly 39 (1000 - 39 * 25 = 25 < 30)
+    assert succeeded == 39
+    assert operator.balance(username) == 1000 - 25 * succeeded
+    running = 0
+    postings = _all_postings(operator, username)
+    for amount in reversed(postings):  # oldest first
+        running += amount
+        assert running >= 0
+    assert running == operator.balance(username)
+
+
+def _all_postings(operator: Operator, username: str) -> list[int]:
+    amounts: list[int] = []
+    cursor = None
+    while True:
+        page = operator.client.get(
+            f"/v1/players/{username}/ledger", params={"limit": 500, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        amounts += [entry["amount"] for entry in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return amounts
+
+
+def test_ledger_is_balanced(stack: Stack, operator: Operator) -> None:
+    username = operator.player()
+    box = operator.lootbox(cost_winz=0)
+    for _ in range(3):
+        operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+    assert "ledger balanced" in stack.cli(["audit"])

@@ -1,0 +1,63 @@
+"""Mirroring players: idempotent on username, validated field by field, scoped to brand and mode."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.api import Operator, issue
+from tests.support.stack import Stack
+
+
+def test_create_then_same_username_returns_the_existing_player(operator: Operator) -> None:
+    body = {"username": "StarlordV7", "email": "sv7@example.com", "external_ref": "pam-1", "country_code": "US"}
+    created = operator.client.post("/v1/players", json=body)
+    assert created.status_code == 201
+    again = operator.client.post("/v1/players", json={"username": "StarlordV7"})
+    assert again.status_code == 200
+    assert again.json()["id"] == created.json()["id"] and again.json()["email"] == "sv7@example.com"
+    shown = operator.client.get("/v1/players/StarlordV7").json()
+    assert shown["balances"] == {} and shown["country_code"] == "US"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": ""}, "username"),
+        ({"username": "bad name"}, "username"),
+        ({"username": "x" * 65}, "username"),
+        ({"username": "ok", "email": "not-an-email"}, "email"),
+        ({"username": "ok", "country_code": "us"}, "country_code"),
+        ({"username": "ok", "country_code": "XX"}, "country_code"),
+        ({"username": "ok", "role": "admin"}, "role"),
+        ({"email": "a@b.co"}, "username"),
+        ({"username": 7}, "username"),
+    ],
+)
+def test_bad_fields_are_named_and_nothing_is_created(operator: Operator, body: dict[str, object], field: str) -> None:
+    response = operator.client.post("/v1/players", json=body)
+    assert response.status_code in (400, 422)
+    problem = response.json()
+    assert problem["status"] == response.status_code and problem["title"] and problem["detail"]
+    assert field in {error["field"] for error in problem["errors"]}
+    assert operator.client.get("/v1/players/ok").status_code == 404
+
+
+def test_players_are_per_brand_and_mode(stack: Stack, admin: httpx.Client, operator: Operator) -> None:
+    operator.player("shared-name")
+    sandbox = issue(admin, stack.url, operator.slug, mode="test")
+    assert sandbox.client.get("/v1/players/shared-name").status_code == 404
+    assert sandbox.client.post("/v1/players", json={"username": "shared-name"}).status_code == 201
+
+
+def test_fairness_shows_the_next_commitment(operator: Operator) -> None:
+    username = operator.player()
+    fairness = operator.client.get(f"/v1/players/{username}/fairness").json()
+    assert set(fairness) == {"server_seed_hash", "client_seed", "nonce"}
+    assert fairness["nonce"] == 0 and fairness["client_seed"] == username and len(fairness["server_seed_hash"]) == 64
+
+
+def test_unknown_player_is_404_problem(operator: Operator) -> None:
+    response = operator.client.get("/v1/players/ghost")
+    assert response.status_code == 404 and response.json()["type"] == "not-found"
+    assert operator.client.get("/v1/players/ghost/ledger").status_code == 404

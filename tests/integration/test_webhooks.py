@@ -1,0 +1,176 @@
+"""Signed webhooks: Standard Webhooks headers, retries with the same id, the delivery log, the URL guard."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import httpx
+import pytest
+import redis
+from standardwebhooks.webhooks import Webhook
+
+from tests.support.api import Operator, provision
+from tests.support.processes import wait_until
+from tests.support.receiver import receiver
+from tests.support.stack import Stack
+
+
+@pytest.fixture
+def sandbox(stack: Stack, admin: httpx.Client) -> Operator:
+    return provision(admin, stack.url, mode="test")
+
+
+def _subscribe(operator: Operator, url: str, events: list[str] | None = None) -> dict[str, object]:
+    created = operator.client.post("/v1/webhooks", json={"url": url, "events": events or ["lootbox.opened"]})
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+def test_opened_event_is_signed_and_retried_with_the_same_id(sandbox: Operator) -> None:
+    with receiver(script=[500]) as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        assert str(subscription["signing_secret"]).startswith("whsec_")
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        opened = sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username}).json()
+        first, retry = hooks.wait_for(2)[:2]
+    assert first.answered == 500 and retry.answered == 200
+    assert first.headers["webhook-id"] == retry.headers["webhook-id"]
+    event = Webhook(str(subscription["signing_secret"])).verify(retry.body, retry.headers)
+    assert event["type"] == "lootbox.opened" and event["id"] == retry.headers["webhook-id"]
+    assert event["data"] == {
+        "lootbox_id": box["id"],
+        "lootbox_name": "Friday Daily",
+        "user": username,
+        "open_id": opened["open_id"],
+        "reward": opened["reward"],
+        "server_seed_hash": opened["server_seed_hash"],
+        "opened_at": opened["opened_at"],
+    }
+    assert event["delivered_at"].endswith("Z")
+    deliveries = sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"]
+    wait_until(
+        lambda: (
+            sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"][0]["status"]
+            == "succeeded"
+        ),
+        what="the delivery log",
+    )
+    deliveries = sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"]
+    assert [attempt["status_code"] for attempt in deliveries[0]["attempts"]] == [500, 200]
+    assert all(attempt["latency_ms"] >= 0 for attempt in deliveries[0]["attempts"])
+
+
+def test_player_created_and_wildcard_subscriptions(sandbox: Operator) -> None:
+    with receiver() as hooks:
+        _subscribe(sandbox, hooks.url, ["player.*"])
+        sandbox.client.post("/v1/players", json={"username": "newbie", "external_ref": "pam-9"})
+        sandbox.client.post("/v1/players", json={"username": "newbie"})  # exists: no second event
+        hooks.wait_for(1)
+        box = sandbox.lootbox()
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": "newbie"})
+        hooks.wait_for(2, timeout=2)
+    events = [json.loads(hit.body) for hit in hooks.received]
+    assert [(event["type"], event["data"]) for event in events] == [
+        ("player.created", {"user": "newbie", "external_ref": "pam-9"})
+    ]
+
+
+def test_client_errors_fail_without_retry_and_410_pauses(sandbox: Operator) -> None:
+    with receiver(script=[400, 410]) as hooks:
+        bad = _subscribe(sandbox, hooks.url)
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        hooks.wait_for(1)
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        hooks.wait_for(2)
+        hooks.wait_for(3, timeout=2)
+    assert [hit.answered for hit in hooks.received] == [400, 410]
+    wait_until(lambda: sandbox.client.get(f"/v1/webhooks/{bad['id']}").json()["status"] == "paused", what="pause")
+    statuses = {d["status"] for d in sandbox.client.get(f"/v1/webhooks/{bad['id']}/deliveries").json()["data"]}
+    assert statuses == {"failed"}
+
+
+def test_redeliver_sends_the_same_event_again(sandbox: Operator) -> None:
+    with receiver() as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        hooks.wait_for(1)
+        wait_until(
+            lambda: (
+                sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"][0]["status"]
+                == "succeeded"
+            ),
+            what="first delivery",
+        )
+        delivery = sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"][0]
+        again = sandbox.client.post(f"/v1/webhooks/{subscription['id']}/deliveries/{delivery['id']}/redeliver")
+        assert again.status_code == 202
+        hooks.wait_for(2)
+    assert hooks.received[0].headers["webhook-id"] == hooks.received[1].headers["webhook-id"]
+    missing = sandbox.client.post(f"/v1/webhooks/{subscription['id']}/deliveries/nope/redeliver")
+    assert missing.status_code == 404
+
+
+def test_paused_subscriptions_hold_deliveries_until_resumed(sandbox: Operator) -> None:
+    with receiver() as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        assert sandbox.client.patch(f"/v1/webhooks/{subscription['id']}", json={"status": "paused"}).status_code == 200
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        assert hooks.wait_for(1, timeout=1.5) == []
+        sandbox.client.patch(f"/v1/webhooks/{subscription['id']}", json={"status": "active"})
+        assert len(hooks.wait_for(1)) == 1
+
+
+def test_subscription_lifecycle(sandbox: Operator) -> None:
+    subscription = _subscribe(sandbox, "http://127.0.0.1:9/hook", ["*"])
+    shown = sandbox.client.get(f"/v1/webhooks/{subscription['id']}").json()
+    assert "signing_secret" not in shown and shown["events"] == ["*"]
+    changed = sandbox.client.patch(f"/v1/webhooks/{subscription['id']}", json={"events": ["lootbox.*"]}).json()
+    assert changed["events"] == ["lootbox.*"]
+    assert [w["id"] for w in sandbox.client.get("/v1/webhooks").json()["data"]] == [subscription["id"]]
+    assert sandbox.client.delete(f"/v1/webhooks/{subscription['id']}").status_code == 204
+    assert sandbox.client.get(f"/v1/webhooks/{subscription['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.1.2.3/h",
+        "https://169.254.169.254/",
+    ],
+)
+def test_live_subscriptions_refuse_unsafe_urls(operator: Operator, url: str) -> None:
+    refused = operator.client.post("/v1/webhooks", json={"url": url, "events": ["*"]})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "url"
+    assert operator.client.get("/v1/webhooks").json()["data"] == []
+
+
+def test_unknown_event_types_are_refused(sandbox: Operator) -> None:
+    refused = sandbox.client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["lootbox.exploded"]})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "events"
+
+
+def test_sweep_delivers_events_whose_message_was_lost(stack: Stack, sandbox: Operator) -> None:
+    """A crash between commit and enqueue, played by freezing the webhook worker and flushing Redis."""
+    with receiver() as hooks:
+        _subscribe(sandbox, hooks.url)
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        stack.webhooks.send(signal.SIGSTOP)
+        try:
+            sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+            redis.Redis.from_url(stack.redis_url).flushall()  # the delivery message is gone
+        finally:
+            stack.webhooks.send(signal.SIGCONT)
+        received = hooks.wait_for(1, timeout=20)
+    assert len(received) >= 1 and json.loads(received[0].body)["type"] == "lootbox.opened"

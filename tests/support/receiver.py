@@ -1,0 +1,65 @@
+"""A webhook receiver on loopback that records every request and answers from a script of statuses."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: str
+    answered: int
+    at: float
+
+
+@dataclass
+class Receiver:
+    url: str
+    script: list[int] = field(default_factory=list)  # statuses to answer in turn; then 200
+    delay_s: float = 0.0
+    received: list[Received] = field(default_factory=list)
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.received)
+
+
+@contextmanager
+def receiver(script: list[int] | None = None) -> Iterator[Receiver]:
+    state = Receiver(url="", script=list(script or []))
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+            if state.delay_s:
+                time.sleep(state.delay_s)
+            with lock:
+                status = state.script.pop(0) if state.script else 200
+                state.received.append(
+                    Received({k.lower(): v for k, v in self.headers.items()}, body, status, time.monotonic())
+                )
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,35 @@
+"""Exact amounts: integers for WINZ/XP, decimals scaled to integer units for the other rails."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from models.assets import from_units, to_units
+from models.errors import InvalidInput
+
+
+def test_integer_rails_are_whole_numbers() -> None:
+    assert to_units("WINZ", 1500) == 1500
+    assert from_units("XP", 7) == 7
+    with pytest.raises(InvalidInput):
+        to_units("WINZ", "1.5")
+
+
+def test_decimal_rails_round_trip_exactly() -> None:
+    assert to_units("USD", "0.1") + to_units("USD", "0.2") == to_units("USD", "0.3")
+    assert from_units("EUR", to_units("EUR", Decimal("12.34567891"))) == "12.34567891"
+    assert from_units("USD", to_units("USD", "100")) == "100"
+
+
+@pytest.mark.parametrize("amount", ["0.000000001", "NaN", "Infinity", "abc", True])
+def test_bad_decimals_are_refused(amount: object) -> None:
+    with pytest.raises(InvalidInput):
+        to_units("USD", amount)  # type: ignore[arg-type]
+
+
+def test_unknown_asset_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        to_units("usd", "1")
+    assert refused.value.field == "asset"
