@@ -172,8 +172,8 @@ async def open_lootbox(
     record = await find_record(
         session, tenant_id=tenant_id, mode=mode, operation=OPERATION, key=idempotency_key, fingerprint=fingerprint
     )
-    if record is not None:
-        return record.status_code, record.response, [], True
+    if record is not None:  # deduped unless this very operation stored it (a rerun after a crash)
+        return record.status_code, record.response, [], record.operation_id != operation_id
     box = await get_lootbox(session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, lootbox_id=lootbox_id)
     if box.status != "active":
         raise Conflict(f"lootbox is {box.status}")

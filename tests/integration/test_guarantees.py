@@ -163,3 +163,83 @@ def test_ledger_is_balanced(stack: Stack, operator: Operator) -> None:
     for _ in range(3):
         operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
     assert "ledger balanced" in stack.cli(["audit"])
+
+
+def test_killed_draw_workers_lose_nothing_and_double_nothing(stack: Stack, operator: Operator) -> None:
+    """SIGKILL every draw worker while opens are in flight: each accepted open has exactly one effect."""
+    username = operator.player()
+    box = operator.lootbox(prize_table=[{"label": "ten", "asset": "WINZ", "amount": 10, "weight": 1}])
+    bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
+    requests = [
+        (bases[i % 2], f"/v1/lootbox/{box['id']}/open", {"user_id": username, "idempotency_key": f"kill-{i}"})
+        for i in range(200)
+    ]
+
+    async def attack() -> list[httpx.Response]:
+        burst = asyncio.ensure_future(_burst(requests, {"Authorization": f"Bearer {operator.key}"}))
+        await asyncio.sleep(0.15)
+        stack.draws.kill()
+        await asyncio.sleep(0.5)
+        stack.draws.start()
+        return await burst
+
+    responses = asyncio.run(attack())
+    assert {response.status_code for response in responses} <= {201, 202}
+    for _, path, body in requests:  # every request's outcome exists, once
+
+        def settled(path: str = path, body: dict[str, object] = body) -> bool:
+            return operator.client.post(path, json=body).status_code == 201
+
+        wait_until(settled, timeout=60, what="outcome")
+    opens = {operator.client.post(path, json=body).json()["open_id"] for _, path, body in requests}
+    assert len(opens) == len(requests)
+    assert operator.balance(username) == 10 * len(requests)
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == len(requests)
+    assert "ledger balanced" in stack.cli(["audit"])
+
+
+def test_slow_draw_answers_202_then_the_outcome(stack: Stack, operator: Operator) -> None:
+    """A draw that outlasts the wait answers 202 with a URL; the outcome appears there and on replay."""
+    import signal
+
+    from tests.support.processes import BIN, Process, free_port, wait_http
+
+    port = free_port()
+    impatient = Process(
+        "api-impatient",
+        [str(BIN / "uvicorn"), "api.app:create_app", "--factory", "--port", str(port)],
+        {**stack.env, "DRAW_WAIT_TIMEOUT": "0.3"},
+        stack.logs,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health")
+        username = operator.player()
+        box = operator.lootbox()
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {operator.key}"})
+        body = {"user_id": username, "idempotency_key": "slow"}
+        stack.draws.send(signal.SIGSTOP)
+        try:
+            pending = client.post(f"/v1/lootbox/{box['id']}/open", json=body)
+            assert pending.status_code == 202
+            assert client.get(pending.json()["url"]).status_code == 202
+        finally:
+            stack.draws.send(signal.SIGCONT)
+        wait_until(lambda: client.get(pending.json()["url"]).status_code == 200, what="the outcome")
+        result = client.get(pending.json()["url"]).json()["result"]
+        replay = client.post(f"/v1/lootbox/{box['id']}/open", json=body)
+        assert replay.status_code == 201 and replay.json()["open_id"] == result["open_id"]
+        assert operator.balance(username) == result["reward"]["amount"]
+        other = httpx.get(
+            f"http://127.0.0.1:{port}{pending.json()['url']}",
+            headers={"Authorization": f"Bearer {_other_key(stack)}"},
+        )
+        assert other.status_code == 404
+    finally:
+        impatient.stop()
+
+
+def _other_key(stack: Stack) -> str:
+    from tests.support.api import provision
+
+    with stack.admin() as admin:
+        return provision(admin, stack.url).key
