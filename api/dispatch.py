@@ -7,7 +7,6 @@ answer under the same key in the database, which stays the truth when Redis forg
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +14,14 @@ from typing import Any
 
 from litestar import Response
 
+from api.enqueue import Job, claim_and_enqueue
 from api.state import AppState
 from models.base import new_id
 from models.errors import DomainError, IdempotencyKeyReused
 from models.idempotency import find_record, fingerprint
 from models.tenancy import Principal
 
-Send = Callable[[str, str, str], Any]  # (operation_id, idempotency_key, fingerprint) -> enqueue
+JobFor = Callable[[str, str, str], Job]  # (operation_id, idempotency_key, fingerprint) -> the actor call
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
@@ -30,7 +30,7 @@ class Submission:
     operation: str
     key: str | None
     request: dict[str, Any]
-    send: Send
+    job: JobFor
 
 
 def _redis_key(principal: Principal, operation: str, key: str) -> str:
@@ -51,10 +51,14 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     claim = _redis_key(principal, submission.operation, key)
     value = f"{operation_id}:{digest}"
     replay = False
-    async with state.redis.pipeline(transaction=False) as pipe:
-        pipe.set(claim, value, nx=True, ex=state.settings.idempotency_ttl_s)
-        pipe.set(pending_key(principal, operation_id), 1, ex=state.settings.idempotency_ttl_s)
-        claimed, _ = await pipe.execute()
+    claimed = await claim_and_enqueue(
+        state.redis,
+        submission.job(operation_id, key, digest),
+        claim=claim,
+        value=value,
+        ttl_s=state.settings.idempotency_ttl_s,
+        pending=pending_key(principal, operation_id),
+    )
     if not claimed:
         existing = await state.redis.get(claim)
         if existing is not None:
@@ -65,8 +69,6 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
                     "this idempotency_key was already used with a different request", field="idempotency_key"
                 )
             replay = True
-    if not replay:
-        await asyncio.to_thread(submission.send, operation_id, key, digest)
 
     outcome = await state.waiter.wait(operation_id, state.settings.draw_wait_timeout_s)
     if outcome is None and replay:

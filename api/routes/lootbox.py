@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.draws import open_lootbox_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
+from api.enqueue import Job
 from api.schemas import EnginePatch, LootboxCreate, OpenRequest
 from api.writes import write_once
 from models import lootbox
@@ -97,17 +98,20 @@ async def open_(
         )
         await get_player(session, principal, data.user_id, field="user_id")
 
-    def send(operation_id: str, key: str, digest: str) -> None:
-        open_lootbox_actor.send(
-            operation_id,
-            principal.tenant_id,
-            principal.mode,
-            principal.brand_id,
-            lootbox_id,
-            data.user_id,
-            data.client_seed,
-            key,
-            digest,
+    def job(operation_id: str, key: str, digest: str) -> Job:
+        return Job(
+            open_lootbox_actor,
+            (
+                operation_id,
+                principal.tenant_id,
+                principal.mode,
+                principal.brand_id,
+                lootbox_id,
+                data.user_id,
+                data.client_seed,
+                key,
+                digest,
+            ),
         )
 
     return await submit(
@@ -117,6 +121,6 @@ async def open_(
             operation=lootbox.OPERATION,
             key=data.idempotency_key,
             request={"lootbox_id": lootbox_id, "user_id": data.user_id, "client_seed": data.client_seed},
-            send=send,
+            job=job,
         ),
     )
