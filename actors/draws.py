@@ -15,11 +15,14 @@ from actors.results import publish_result
 from actors.runtime import runtime
 from actors.webhooks import send_deliveries
 from models.errors import DomainError
-from models.lootbox import open_lootbox
+from models.lootbox import LOOTBOX
+from models.mini_games import MINI_GAME
 from models.players import StaleCommitment
+from models.prize_engines import draw_prize
 
 Work = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any], list[str], bool]]]
 TRANSACTION_ATTEMPTS = 3
+PRIZE_SPECS = {spec.owner_type: spec for spec in (LOOTBOX, MINI_GAME)}
 
 
 def player_lock(brand_id: str, mode: str, username: str) -> str:
@@ -52,26 +55,29 @@ async def run_for_player(operation_id: str, owner: str, lock: str, work: Work) -
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
-async def open_lootbox_actor(
+async def draw_prize_actor(
     operation_id: str,
+    engine: str,
     tenant_id: str,
     mode: str,
     brand_id: str,
-    lootbox_id: str,
+    engine_id: str,
     username: str,
     client_seed: str | None,
     idempotency_key: str,
     fingerprint: str,
 ) -> None:
-    """Open a lootbox for a player; safe to run twice (the idempotency record is unique)."""
+    """Open a lootbox or play a mini-game for a player; safe to run twice (the idempotency record is unique)."""
+    spec = PRIZE_SPECS[engine]
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
-        return await open_lootbox(
+        return await draw_prize(
             session,
+            spec,
             tenant_id=tenant_id,
             mode=mode,
             brand_id=brand_id,
-            lootbox_id=lootbox_id,
+            engine_id=engine_id,
             username=username,
             client_seed=client_seed,
             idempotency_key=idempotency_key,

@@ -11,7 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.auth import provide_principal
 from api.errors import EXCEPTION_HANDLERS
-from api.routes import admin, health, lootbox, operations, players, webhooks
+from api.routes import admin, health, operations, players, prize_engines, webhooks
 from api.state import lifespan
 from config import Settings, SettingsError, get_settings
 
@@ -32,11 +32,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             players.show,
             players.fairness,
             players.ledger,
-            lootbox.create,
-            lootbox.index,
-            lootbox.show,
-            lootbox.change,
-            lootbox.open_,
+            prize_engines.lootbox_router,
+            prize_engines.mini_game_router,
             webhooks.create,
             webhooks.index,
             webhooks.show,

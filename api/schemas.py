@@ -75,6 +75,14 @@ class LootboxCreate(Body):
     idempotency_key: IdempotencyKey | None = None
 
 
+class MiniGameCreate(Body):
+    name: Name
+    kind: Literal["wheel", "scratch", "pick"]
+    prize_table: Annotated[list[Segment], Meta(min_length=1, max_length=100)]
+    cost_winz: Winz = 0
+    idempotency_key: IdempotencyKey | None = None
+
+
 class EnginePatch(Body):
     name: Name | None = None
     status: Literal["active", "paused", "archived"] | None = None

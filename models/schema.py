@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from models import idempotency, ledger, lootbox, players, tenancy, webhooks
+from models import idempotency, ledger, players, prize_engines, tenancy, webhooks
 
 metadata = SQLModel.metadata
-__all__ = ["idempotency", "ledger", "lootbox", "metadata", "players", "tenancy", "webhooks"]
+__all__ = ["idempotency", "ledger", "metadata", "players", "prize_engines", "tenancy", "webhooks"]

@@ -77,4 +77,4 @@ def test_health_and_readiness(stack: Stack) -> None:
     ready = httpx.get(f"{stack.url}/ready")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}
     schema = httpx.get(f"{stack.url}/schema/openapi.json").json()
-    assert "/v1/lootbox/{lootbox_id}/open" in schema["paths"]
+    assert {"/v1/lootbox/{engine_id}/open", "/v1/mini-games/{engine_id}/play"} <= set(schema["paths"])

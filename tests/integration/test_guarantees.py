@@ -62,13 +62,14 @@ def test_an_open_message_delivered_twice_has_one_effect(stack: Stack, operator: 
     broker = RedisBroker(url=stack.redis_url, namespace="wowsino")
     key = "twice-" + uuid.uuid4().hex
     digest = fingerprint(
-        {"operation": "lootbox.open", "lootbox_id": box["id"], "user_id": username, "client_seed": None}
+        {"operation": "lootbox.open", "engine_id": box["id"], "user_id": username, "client_seed": None}
     )
     message = dramatiq.Message(
         queue_name="draws",
-        actor_name="open_lootbox_actor",
+        actor_name="draw_prize_actor",
         args=(
             str(uuid.uuid4()),
+            "lootbox",
             principal["tenant_id"],
             "live",
             principal["brand_id"],
@@ -86,6 +87,7 @@ def test_an_open_message_delivered_twice_has_one_effect(stack: Stack, operator: 
     wait_until(lambda: operator.balance(username) > 0, what="the open")
     wait_until(lambda: broker.client.llen("wowsino:draws") == 0 and not _in_flight(broker), what="both messages")
     opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": key})
+    assert opened.status_code == 201, opened.text
     assert opened.json()["deduped"] is True
     assert operator.balance(username) == opened.json()["reward"]["amount"]
     assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1

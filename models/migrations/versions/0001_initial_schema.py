@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:06:12.787604
+Create Date: 2026-11-24 20:21:27.658750
 """
 
 from alembic import op
@@ -79,6 +79,24 @@ def upgrade() -> None:
     with op.batch_alter_table('lootboxes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lootboxes_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('mini_games',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('brand_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('prize_table', sa.JSON(), nullable=False),
+    sa.Column('cost_winz', sa.Integer(), nullable=False),
+    sa.Column('cooldown_s', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('mini_games', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mini_games_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('players',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -146,10 +164,11 @@ def upgrade() -> None:
 
     op.create_table('lootbox_opens',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
-    sa.Column('lootbox_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('engine_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('segment_label', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('asset', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('amount', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -160,13 +179,36 @@ def upgrade() -> None:
     sa.Column('nonce', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['lootbox_id'], ['lootboxes.id'], ),
     sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('lootbox_opens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_lootbox_opens_lootbox_id'), ['lootbox_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lootbox_opens_engine_id'), ['engine_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_lootbox_opens_player_id'), ['player_id'], unique=False)
+
+    op.create_table('mini_game_plays',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('engine_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('segment_label', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('asset', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('amount', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('cost_winz', sa.Integer(), nullable=False),
+    sa.Column('server_seed', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('server_seed_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('client_seed', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('nonce', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('mini_game_plays', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mini_game_plays_engine_id'), ['engine_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mini_game_plays_player_id'), ['player_id'], unique=False)
 
     op.create_table('postings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -256,9 +298,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_postings_account_id'))
 
     op.drop_table('postings')
+    with op.batch_alter_table('mini_game_plays', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mini_game_plays_player_id'))
+        batch_op.drop_index(batch_op.f('ix_mini_game_plays_engine_id'))
+
+    op.drop_table('mini_game_plays')
     with op.batch_alter_table('lootbox_opens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_lootbox_opens_player_id'))
-        batch_op.drop_index(batch_op.f('ix_lootbox_opens_lootbox_id'))
+        batch_op.drop_index(batch_op.f('ix_lootbox_opens_engine_id'))
 
     op.drop_table('lootbox_opens')
     with op.batch_alter_table('brands', schema=None) as batch_op:
@@ -275,6 +322,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_players_tenant_id'))
 
     op.drop_table('players')
+    with op.batch_alter_table('mini_games', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mini_games_tenant_id'))
+
+    op.drop_table('mini_games')
     with op.batch_alter_table('lootboxes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_lootboxes_tenant_id'))
 

@@ -1,0 +1,107 @@
+"""Lootboxes and mini-games: configuration, and draws that answer with the prize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get, patch, post
+from litestar.handlers import HTTPRouteHandler
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.draws import draw_prize_actor
+from api.auth import app_state
+from api.dispatch import Submission, submit
+from api.enqueue import Job
+from api.schemas import EnginePatch, LootboxCreate, MiniGameCreate, OpenRequest
+from api.writes import write_once
+from models import prize_engines
+from models.lootbox import LOOTBOX
+from models.mini_games import MINI_GAME
+from models.players import get_player
+from models.prize_engines import Spec
+from models.tenancy import Principal
+
+SPECS = {LOOTBOX.owner_type: LOOTBOX, MINI_GAME.owner_type: MINI_GAME}
+
+
+def _routes(spec: Spec, create: HTTPRouteHandler, action: str) -> list[HTTPRouteHandler]:
+    tags = [spec.noun]
+
+    @get("/", opt={"scope": "engines:read"}, tags=tags, summary=f"List {spec.noun}s")
+    async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+        async with app_state(request).db.reader() as session:
+            engines = await prize_engines.list_engines(session, spec, principal)
+        return {"data": [prize_engines.engine_view(engine) for engine in engines], "next_cursor": None}
+
+    @get("/{engine_id:str}", opt={"scope": "engines:read"}, tags=tags, summary=f"Show a {spec.noun}")
+    async def show(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:
+        async with app_state(request).db.reader() as session:
+            engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
+        return prize_engines.engine_view(engine)
+
+    @patch(
+        "/{engine_id:str}", opt={"scope": "engines:write"}, tags=tags, summary=f"Rename, pause or archive a {spec.noun}"
+    )
+    async def change(
+        request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: EnginePatch
+    ) -> dict[str, Any]:
+        async with app_state(request).db.transaction() as session:
+            engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
+            await prize_engines.update_engine(session, engine, name=data.name, status=data.status)
+            return prize_engines.engine_view(engine)
+
+    @post(f"/{{engine_id:str}}/{action}", opt={"scope": "engines:play"}, tags=tags, summary=f"Draw a {spec.noun} prize")
+    async def draw(
+        request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: OpenRequest
+    ) -> Response[dict[str, Any]]:
+        """``201`` with the prize, or ``202`` with an operation URL if the draw outlasts the wait."""
+        state = app_state(request)
+        async with state.db.reader() as session:  # clear 404s before anything is queued
+            await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
+            await get_player(session, principal, data.user_id, field="user_id")
+
+        def job(operation_id: str, key: str, digest: str) -> Job:
+            where = (spec.owner_type, principal.tenant_id, principal.mode, principal.brand_id, engine_id)
+            return Job(draw_prize_actor, (operation_id, *where, data.user_id, data.client_seed, key, digest))
+
+        request_body = {"engine_id": engine_id, "user_id": data.user_id, "client_seed": data.client_seed}
+        return await submit(state, principal, Submission(spec.operation, data.idempotency_key, request_body, job))
+
+    return [create, index, show, change, draw]
+
+
+async def _create(
+    request: Request[Any, Any, Any], principal: Principal, spec: Spec, data: msgspec.Struct
+) -> Response[dict[str, Any]]:
+    config = msgspec.to_builtins(data)
+    key = config.pop("idempotency_key", None)
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+        engine = await prize_engines.create_engine(session, spec, principal, config=dict(config))
+        return 201, prize_engines.engine_view(engine), []
+
+    operation = f"{spec.owner_type}.create"
+    return await write_once(app_state(request), principal, operation=operation, key=key, request=config, work=work)
+
+
+@post("/", opt={"scope": "engines:write"}, tags=["lootbox"], summary="Create a lootbox")
+async def create_lootbox(
+    request: Request[Any, Any, Any], principal: Principal, data: LootboxCreate
+) -> Response[dict[str, Any]]:
+    return await _create(request, principal, LOOTBOX, data)
+
+
+@post("/", opt={"scope": "engines:write"}, tags=["mini-game"], summary="Create a mini-game")
+async def create_mini_game(
+    request: Request[Any, Any, Any], principal: Principal, data: MiniGameCreate
+) -> Response[dict[str, Any]]:
+    return await _create(request, principal, MINI_GAME, data)
+
+
+def _scope(principal: Principal) -> dict[str, str]:
+    return {"tenant_id": principal.tenant_id, "mode": principal.mode, "brand_id": principal.brand_id}
+
+
+lootbox_router = Router(path="/v1/lootbox", route_handlers=_routes(LOOTBOX, create_lootbox, "open"))
+mini_game_router = Router(path="/v1/mini-games", route_handlers=_routes(MINI_GAME, create_mini_game, "play"))

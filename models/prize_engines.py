@@ -1,0 +1,299 @@
+"""Prize engines: lootboxes and mini-games, both a weighted prize table drawn for one player.
+
+A draw uses the player's fairness commitment, optionally debits a WINZ cost into the engine's
+funding account and pays the drawn segment out of it. Debit, draw, credit, the draw row, the
+idempotency record and the webhook outbox rows are one transaction, so a rerun of the same message
+finds the record and returns the first answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import JSON
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from models.assets import to_units
+from models.base import UTCDateTime, created_field, id_field, iso, utcnow
+from models.errors import Conflict, Cooldown, InvalidInput, NotFound
+from models.fairness import draw_weighted
+from models.idempotency import IdempotencyRecord, find_record
+from models.ledger import Leg, account_id, post_transaction
+from models.players import Player, advance_commitment
+from models.prizes import normalize_prize_table, weights
+from models.tenancy import Principal
+from models.webhooks import emit_event
+
+STATUSES = frozenset({"active", "paused", "archived"})
+MINI_GAME_KINDS = frozenset({"wheel", "scratch", "pick"})
+
+
+class PrizeEngineColumns(SQLModel):
+    id: str = id_field()
+    tenant_id: str = Field(max_length=36, index=True)
+    brand_id: str = Field(max_length=36)
+    mode: str = Field(max_length=8)
+    name: str = Field(max_length=200)
+    prize_table: list[dict[str, Any]] = Field(sa_type=JSON, nullable=False)
+    cost_winz: int = Field(default=0)
+    cooldown_s: int = Field(default=0)
+    status: str = Field(default="active", max_length=10)
+    created_at: datetime = created_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Lootbox(PrizeEngineColumns, table=True):
+    __tablename__ = "lootboxes"
+
+
+class MiniGame(PrizeEngineColumns, table=True):
+    __tablename__ = "mini_games"
+    kind: str = Field(max_length=10)
+
+
+PrizeEngine = Lootbox | MiniGame
+
+
+class PrizeDrawColumns(SQLModel):
+    id: str = id_field()
+    engine_id: str = Field(max_length=36, index=True)
+    tenant_id: str = Field(max_length=36)
+    mode: str = Field(max_length=8)
+    player_id: str = Field(foreign_key="players.id", max_length=36, index=True)
+    username: str = Field(max_length=64)
+    segment_label: str = Field(max_length=64)
+    asset: str = Field(max_length=8)
+    amount: str = Field(max_length=40)
+    cost_winz: int
+    server_seed: str = Field(max_length=64)
+    server_seed_hash: str = Field(max_length=64)
+    client_seed: str = Field(max_length=128)
+    nonce: int
+    idempotency_key: str = Field(max_length=255)
+    created_at: datetime = created_field()
+
+
+class LootboxOpen(PrizeDrawColumns, table=True):
+    __tablename__ = "lootbox_opens"
+
+
+class MiniGamePlay(PrizeDrawColumns, table=True):
+    __tablename__ = "mini_game_plays"
+
+
+PrizeDraw = LootboxOpen | MiniGamePlay
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What differs between the prize engines: tables, names, and the shapes of answers and events."""
+
+    engine: type[Lootbox] | type[MiniGame]
+    draw: type[LootboxOpen] | type[MiniGamePlay]
+    owner_type: str  # funding account owner
+    operation: str
+    event_type: str
+    noun: str
+    answer: Callable[[Any, Any, str], dict[str, Any]]  # (engine, draw, next_server_seed_hash) -> body
+    event: Callable[[Any, Any], dict[str, Any]]  # (engine, draw) -> webhook data
+
+
+def engine_view(engine: PrizeEngine) -> dict[str, Any]:
+    view = {
+        "id": engine.id,
+        "name": engine.name,
+        "prize_table": engine.prize_table,
+        "cost_winz": engine.cost_winz,
+        "status": engine.status,
+        "created_at": iso(engine.created_at),
+        "updated_at": iso(engine.updated_at),
+    }
+    if isinstance(engine, MiniGame):
+        view["kind"] = engine.kind
+    else:
+        view["cooldown_s"] = engine.cooldown_s
+    return view
+
+
+def segment(draw: PrizeDraw) -> dict[str, Any]:
+    amount = int(draw.amount) if draw.asset in {"WINZ", "XP"} else draw.amount
+    return {"segment_label": draw.segment_label, "asset": draw.asset, "amount": amount}
+
+
+async def create_engine(
+    session: AsyncSession, spec: Spec, principal: Principal, *, config: dict[str, Any]
+) -> PrizeEngine:
+    if spec.engine is MiniGame and config.get("kind") not in MINI_GAME_KINDS:
+        raise InvalidInput("must be wheel, scratch or pick", field="kind")
+    engine = spec.engine(
+        tenant_id=principal.tenant_id,
+        brand_id=principal.brand_id,
+        mode=principal.mode,
+        **{**config, "prize_table": normalize_prize_table(config["prize_table"])},
+    )
+    session.add(engine)
+    await session.flush()
+    return engine
+
+
+async def get_engine(
+    session: AsyncSession, spec: Spec, *, tenant_id: str, mode: str, brand_id: str, engine_id: str
+) -> PrizeEngine:
+    model = spec.engine
+    engine = (
+        await session.execute(
+            select(model).where(
+                model.id == engine_id, model.tenant_id == tenant_id, model.mode == mode, model.brand_id == brand_id
+            )
+        )
+    ).scalar_one_or_none()
+    if engine is None:
+        raise NotFound(f"no {spec.noun} {engine_id!r}")
+    return cast(PrizeEngine, engine)
+
+
+async def list_engines(session: AsyncSession, spec: Spec, principal: Principal) -> list[PrizeEngine]:
+    model = spec.engine
+    rows = await session.execute(
+        select(model)
+        .where(
+            model.tenant_id == principal.tenant_id, model.mode == principal.mode, model.brand_id == principal.brand_id
+        )
+        .order_by(col(model.created_at).desc())
+    )
+    return [cast(PrizeEngine, engine) for engine in rows.scalars()]
+
+
+async def update_engine(session: AsyncSession, engine: PrizeEngine, *, name: str | None, status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("must be active, paused or archived", field="status")
+    engine.name = name if name is not None else engine.name
+    engine.status = status if status is not None else engine.status
+    engine.updated_at = utcnow()
+    await session.flush()
+
+
+async def _check_cooldown(session: AsyncSession, spec: Spec, engine: PrizeEngine, player: Player) -> None:
+    if not engine.cooldown_s:
+        return
+    model = spec.draw
+    last = (
+        await session.execute(
+            select(model.created_at)
+            .where(model.engine_id == engine.id, model.player_id == player.id)
+            .order_by(col(model.created_at).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if last is None:
+        return
+    wait = engine.cooldown_s - (utcnow() - last).total_seconds()
+    if wait > 0:
+        raise Cooldown(f"this {spec.noun} can be opened again in {math.ceil(wait)} s", retry_after=math.ceil(wait))
+
+
+async def draw_prize(
+    session: AsyncSession,
+    spec: Spec,
+    *,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    engine_id: str,
+    username: str,
+    client_seed: str | None,
+    idempotency_key: str,
+    fingerprint: str,
+    operation_id: str,
+) -> tuple[int, dict[str, Any], list[str], bool]:
+    """Draw once per idempotency key: ``(status, body, delivery_ids, deduped)``."""
+    record = await find_record(
+        session, tenant_id=tenant_id, mode=mode, operation=spec.operation, key=idempotency_key, fingerprint=fingerprint
+    )
+    if record is not None:  # deduped unless this very operation stored it (a rerun after a crash)
+        return record.status_code, record.response, [], record.operation_id != operation_id
+    engine = await get_engine(session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=engine_id)
+    if engine.status != "active":
+        raise Conflict(f"{spec.noun} is {engine.status}")
+    player = (
+        await session.execute(
+            select(Player).where(Player.brand_id == brand_id, Player.mode == mode, Player.username == username)
+        )
+    ).scalar_one_or_none()
+    if player is None:
+        raise NotFound(f"no player {username!r}", field="user_id")
+    await _check_cooldown(session, spec, engine, player)
+
+    seed, seed_hash_, nonce, next_hash = await advance_commitment(session, player)
+    client_seed = client_seed if client_seed is not None else username
+    won = engine.prize_table[draw_weighted(seed, client_seed, nonce, weights(engine.prize_table))]
+    legs = await _legs(session, spec, engine, player, won)
+    if legs:
+        await post_transaction(
+            session, tenant_id=tenant_id, mode=mode, kind=spec.operation, reference=operation_id, legs=legs
+        )
+    draw = spec.draw(
+        id=operation_id,
+        engine_id=engine.id,
+        tenant_id=tenant_id,
+        mode=mode,
+        player_id=player.id,
+        username=username,
+        segment_label=won["label"],
+        asset=won["asset"],
+        amount=str(won["amount"]),
+        cost_winz=engine.cost_winz,
+        server_seed=seed,
+        server_seed_hash=seed_hash_,
+        client_seed=client_seed,
+        nonce=nonce,
+        idempotency_key=idempotency_key,
+    )
+    session.add(draw)
+    body = spec.answer(engine, draw, next_hash)
+    session.add(
+        IdempotencyRecord(
+            tenant_id=tenant_id,
+            mode=mode,
+            operation=spec.operation,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            operation_id=operation_id,
+            status_code=201,
+            response=body,
+        )
+    )
+    deliveries = await emit_event(
+        session, tenant_id=tenant_id, mode=mode, type=spec.event_type, data=spec.event(engine, draw)
+    )
+    return 201, body, deliveries, False
+
+
+async def _legs(
+    session: AsyncSession, spec: Spec, engine: PrizeEngine, player: Player, won: dict[str, Any]
+) -> list[Leg]:
+    """The cost paid into the engine's funding account and the prize paid out of it."""
+    legs: list[Leg] = []
+
+    async def account(owner_type: str, owner_id: str, asset: str) -> str:
+        return await account_id(
+            session, tenant_id=engine.tenant_id, mode=engine.mode, owner_type=owner_type, owner_id=owner_id, asset=asset
+        )
+
+    if engine.cost_winz:
+        legs += [
+            Leg(await account("player", player.id, "WINZ"), "WINZ", -engine.cost_winz),
+            Leg(await account(spec.owner_type, engine.id, "WINZ"), "WINZ", engine.cost_winz),
+        ]
+    units = to_units(won["asset"], won["amount"])
+    if units:
+        legs += [
+            Leg(await account(spec.owner_type, engine.id, won["asset"]), won["asset"], -units),
+            Leg(await account("player", player.id, won["asset"]), won["asset"], units),
+        ]
+    return legs
