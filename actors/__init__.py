@@ -2,4 +2,5 @@
 
 from actors import broker as broker
 from actors import draws as draws
+from actors import events as events
 from actors import webhooks as webhooks

@@ -1,4 +1,9 @@
-"""Draw actors: player-facing operations whose answer an API process is waiting for."""
+"""Draw actors: operations whose answer an API process is waiting for.
+
+Each decodes its message and runs one domain function in one transaction while holding the lock of
+what it changes: the player for prize draws and raffle entries, the engine for raffle draws,
+jackpot drops and tournament closes.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from actors.locks import hold
 from actors.results import publish_result
 from actors.runtime import runtime
 from actors.webhooks import send_deliveries
+from models import jackpots, raffles, tournaments
 from models.errors import DomainError
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
@@ -86,3 +92,106 @@ async def draw_prize_actor(
         )
 
     await run_for_player(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
+
+
+@dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
+async def enter_raffle_actor(
+    operation_id: str,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    raffle_id: str,
+    username: str,
+    tickets: int,
+    idempotency_key: str,
+    fingerprint: str,
+) -> None:
+    """Buy raffle tickets for a player, once per idempotency key."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
+        return await raffles.enter_raffle(
+            session,
+            tenant_id=tenant_id,
+            mode=mode,
+            brand_id=brand_id,
+            raffle_id=raffle_id,
+            username=username,
+            tickets=tickets,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            operation_id=operation_id,
+        )
+
+    await run_for_player(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
+
+
+@dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
+async def draw_raffle_actor(
+    operation_id: str,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    raffle_id: str,
+    client_seed: str | None,
+    idempotency_key: str,
+    fingerprint: str,
+) -> None:
+    """Draw a raffle; a second draw is refused with a conflict."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
+        return await raffles.draw_raffle(
+            session,
+            tenant_id=tenant_id,
+            mode=mode,
+            brand_id=brand_id,
+            raffle_id=raffle_id,
+            client_seed=client_seed,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            operation_id=operation_id,
+        )
+
+    await run_for_player(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", work)
+
+
+@dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
+async def drop_jackpot_actor(
+    operation_id: str,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    jackpot_id: str,
+    winner_username: str | None,
+    idempotency_key: str,
+    fingerprint: str,
+) -> None:
+    """Drop a jackpot on demand, once per idempotency key."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
+        return await jackpots.drop_jackpot(
+            session,
+            tenant_id=tenant_id,
+            mode=mode,
+            brand_id=brand_id,
+            jackpot_id=jackpot_id,
+            winner_username=winner_username,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            operation_id=operation_id,
+        )
+
+    await run_for_player(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", work)
+
+
+@dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
+async def close_tournament_actor(
+    operation_id: str, tenant_id: str, mode: str, brand_id: str, tournament_id: str
+) -> None:
+    """Close a tournament and pay its prizes; closing again answers with the first close's payouts."""
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
+        return await tournaments.close_tournament(
+            session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
+        )
+
+    await run_for_player(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work)

@@ -1,8 +1,10 @@
 """The scheduler process: periodic work that no request triggers.
 
-Each pass sweeps the webhook outbox: a pending delivery overdue by more than the grace period lost
-its message (a crash between commit and enqueue, a flushed Redis) and is sent again. Several
-schedulers may run at once; every job they send is idempotent, so a duplicate pass changes nothing.
+Each pass draws raffles whose ``draw_at`` has come, closes tournaments whose ``ends_at`` has passed,
+and sweeps the webhook outbox: a pending delivery overdue by more than the grace period lost its
+message (a crash between commit and enqueue, a flushed Redis) and is sent again. Several schedulers
+may run at once: draws and closes are compare-and-set in the database, so a duplicate pass pays
+nothing twice, and a short Redis marker keeps them from queueing the same job every tick.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ import signal
 
 from sqlmodel import col, select
 
+from actors.draws import close_tournament_actor, draw_raffle_actor
 from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
-from models.base import utcnow
+from models import raffles, tournaments
+from models.base import new_id, utcnow
+from models.engines import EngineColumns
 from models.webhooks import WebhookDelivery, WebhookEndpoint, due_before
 
 log = logging.getLogger("wowsino.scheduler")
 SWEEP_BATCH = 500
+SCHEDULED_MARK_S = 60
 
 
 async def sweep_outbox() -> int:
@@ -43,6 +49,28 @@ async def sweep_outbox() -> int:
     return len(overdue)
 
 
+async def start_due_engines() -> int:
+    """Queue the draw of every due raffle and the close of every ended tournament; returns how many."""
+    rt = runtime()
+    now = utcnow()
+    async with rt.db.reader() as session:
+        due: list[tuple[str, EngineColumns]] = [
+            ("raffle", raffle) for raffle in await raffles.due_raffles(session, now)
+        ]
+        due += [("tournament", tournament) for tournament in await tournaments.due_tournaments(session, now)]
+    started = 0
+    for kind, engine in due:
+        if not await rt.redis.set(f"wowsino:scheduled:{engine.id}", "1", nx=True, ex=SCHEDULED_MARK_S):
+            continue  # queued recently, by this scheduler or another
+        where = (engine.tenant_id, engine.mode, engine.brand_id, engine.id)
+        if kind == "raffle":
+            draw_raffle_actor.send(new_id(), *where, None, f"scheduled-draw:{engine.id}", "scheduled")
+        else:
+            close_tournament_actor.send(new_id(), *where)
+        started += 1
+    return started
+
+
 async def run_forever() -> None:
     rt = runtime()
     stop = asyncio.Event()
@@ -52,9 +80,10 @@ async def run_forever() -> None:
     log.info("scheduler started, every %.2fs", rt.settings.scheduler_interval_s)
     while not stop.is_set():
         try:
+            started = await start_due_engines()
             swept = await sweep_outbox()
-            if swept:
-                log.info("outbox sweep re-sent %d deliveries", swept)
+            if started or swept:
+                log.info("queued %d scheduled draws or closes; re-sent %d deliveries", started, swept)
         except Exception:  # a pass that fails (database or Redis away) is retried on the next tick
             log.exception("scheduler pass failed")
         with contextlib.suppress(TimeoutError):

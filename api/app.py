@@ -11,7 +11,18 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.auth import provide_principal
 from api.errors import EXCEPTION_HANDLERS
-from api.routes import admin, health, operations, players, prize_engines, webhooks
+from api.routes import (
+    admin,
+    health,
+    jackpots,
+    journeys,
+    operations,
+    players,
+    prize_engines,
+    raffles,
+    tournaments,
+    webhooks,
+)
 from api.state import lifespan
 from config import Settings, SettingsError, get_settings
 
@@ -34,6 +45,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             players.ledger,
             prize_engines.lootbox_router,
             prize_engines.mini_game_router,
+            raffles.router,
+            jackpots.router,
+            tournaments.router,
+            journeys.router,
             webhooks.create,
             webhooks.index,
             webhooks.show,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
@@ -13,6 +15,7 @@ Slug = Annotated[
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")]
+ClientSeed = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")]
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 Scope = Literal[
@@ -91,7 +94,92 @@ class EnginePatch(Body):
 class OpenRequest(Body):
     user_id: Username
     idempotency_key: IdempotencyKey | None = None
-    client_seed: Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")] | None = None
+    client_seed: ClientSeed | None = None
+
+
+SourceId = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")]
+Moment = Annotated[datetime, Meta(tz=True)]
+Trigger = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class RaffleCreate(Body):
+    name: Name
+    ticket_cost_winz: Winz
+    prize_winz: Winz
+    draw_at: Moment | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class EnterRequest(Body):
+    user_id: Username
+    tickets: Annotated[int, Meta(ge=1, le=100_000)] = 1
+    idempotency_key: IdempotencyKey | None = None
+
+
+class DrawRequest(Body):
+    client_seed: ClientSeed | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class JackpotCreate(Body):
+    name: Name
+    currency: Asset
+    seed_amount: Decimal
+    must_drop_at: Decimal | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class ContributeRequest(Body):
+    user_id: Username
+    source_wager_id: SourceId
+    amount: Decimal
+    idempotency_key: IdempotencyKey | None = None
+
+
+class DropRequest(Body):
+    winner_user_id: Username | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class PrizeBand(Body):
+    rank_from: Annotated[int, Meta(ge=1, le=100_000)]
+    rank_to: Annotated[int, Meta(ge=1, le=100_000)]
+    prize_winz: Winz
+
+
+class TournamentCreate(Body):
+    name: Name
+    starts_at: Moment
+    ends_at: Moment
+    prizes: Annotated[list[PrizeBand], Meta(min_length=1, max_length=100)]
+    idempotency_key: IdempotencyKey | None = None
+
+
+class ScoreRequest(Body):
+    user_id: Username
+    source_wager_id: SourceId
+    points: Annotated[int, Meta(ge=1, le=10**12)]
+    idempotency_key: IdempotencyKey | None = None
+
+
+class JourneyStep(Body):
+    trigger: Trigger
+    count: Annotated[int, Meta(ge=1, le=1_000_000)] = 1
+    reward_winz: Winz = 0
+
+
+class JourneyCreate(Body):
+    name: Name
+    steps: Annotated[list[JourneyStep], Meta(min_length=1, max_length=50)]
+    reward_winz: Winz = 0
+    idempotency_key: IdempotencyKey | None = None
+
+
+class JourneyEventRequest(Body):
+    user_id: Username
+    trigger: Trigger
+    source_event_id: SourceId | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 EventPattern = Annotated[str, Meta(min_length=1, max_length=64)]

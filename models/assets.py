@@ -29,6 +29,8 @@ def to_units(asset: str, amount: int | str | Decimal, *, field: str = "amount") 
     if isinstance(amount, bool):
         raise InvalidInput("must be a number", field=field)
     if asset in INTEGER_ASSETS:
+        if isinstance(amount, Decimal) and amount.is_finite() and amount == amount.to_integral_value():
+            amount = int(amount)
         if not isinstance(amount, int):
             raise InvalidInput(f"{asset} amounts are whole numbers", field=field)
         units = amount

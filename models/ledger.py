@@ -187,3 +187,32 @@ async def audit(session: AsyncSession) -> list[str]:
     )
     problems += [f"account {acc} is negative: {bal}" for acc, bal in negative.all()]
     return problems
+
+
+Owner = tuple[str, str]  # (owner_type, owner_id)
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    mode: str,
+    kind: str,
+    reference: str,
+    asset: str,
+    payer: Owner,
+    payees: Sequence[tuple[Owner, int]],
+) -> str | None:
+    """Move amounts of one asset from *payer* to each payee as one balanced transaction (None if all zero)."""
+    total = sum(amount for _, amount in payees)
+    if not total:
+        return None
+
+    async def account(owner: Owner) -> str:
+        return await account_id(
+            session, tenant_id=tenant_id, mode=mode, owner_type=owner[0], owner_id=owner[1], asset=asset
+        )
+
+    legs = [Leg(await account(payer), asset, -total)]
+    legs += [Leg(await account(owner), asset, amount) for owner, amount in payees if amount]
+    return await post_transaction(session, tenant_id=tenant_id, mode=mode, kind=kind, reference=reference, legs=legs)

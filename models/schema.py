@@ -2,7 +2,30 @@
 
 from sqlmodel import SQLModel
 
-from models import idempotency, ledger, players, prize_engines, tenancy, webhooks
+from models import (
+    idempotency,
+    jackpots,
+    journeys,
+    ledger,
+    players,
+    prize_engines,
+    raffles,
+    tenancy,
+    tournaments,
+    webhooks,
+)
 
 metadata = SQLModel.metadata
-__all__ = ["idempotency", "ledger", "metadata", "players", "prize_engines", "tenancy", "webhooks"]
+__all__ = [
+    "idempotency",
+    "jackpots",
+    "journeys",
+    "ledger",
+    "metadata",
+    "players",
+    "prize_engines",
+    "raffles",
+    "tenancy",
+    "tournaments",
+    "webhooks",
+]

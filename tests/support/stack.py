@@ -46,6 +46,7 @@ class Stack:
         self.ports = [free_port(), free_port()]
         self.apis = [self._api(index, port) for index, port in enumerate(self.ports)]
         self.draws = self._worker("draws", processes=2)
+        self.events = self._worker("events", processes=2)
         self.webhooks = self._worker("webhooks", processes=1)
         self.scheduler = Process("scheduler", [sys.executable, "-m", "actors.scheduler"], self.env, logs)
         for port in self.ports:
@@ -93,7 +94,7 @@ class Stack:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30)
 
     def processes(self) -> list[Process]:
-        return [*self.apis, self.draws, self.webhooks, self.scheduler, self.redis_server]
+        return [*self.apis, self.draws, self.events, self.webhooks, self.scheduler, self.redis_server]
 
     def stop(self) -> None:
         started = time.monotonic()

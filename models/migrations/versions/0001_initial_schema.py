@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:21:27.658750
+Create Date: 2026-11-24 20:29:25.396137
 """
 
 from alembic import op
@@ -51,6 +51,40 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_records_operation_id'), ['operation_id'], unique=False)
+
+    op.create_table('jackpots',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('brand_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('seed_amount', sa.BigInteger(), nullable=False),
+    sa.Column('must_drop_at', sa.BigInteger(), nullable=True),
+    sa.Column('last_contributor_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('jackpots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jackpots_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('journeys',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('brand_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('steps', sa.JSON(), nullable=False),
+    sa.Column('reward_winz', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('journeys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_journeys_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('ledger_transactions',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -116,6 +150,27 @@ def upgrade() -> None:
     with op.batch_alter_table('players', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_players_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('raffles',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('brand_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ticket_cost_winz', sa.Integer(), nullable=False),
+    sa.Column('prize_winz', sa.Integer(), nullable=False),
+    sa.Column('draw_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('server_seed', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('server_seed_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('total_tickets', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('raffles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_raffles_draw_at'), ['draw_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_raffles_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('tenants',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -125,6 +180,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
+    op.create_table('tournaments',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('brand_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('prizes', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('tournaments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tournaments_ends_at'), ['ends_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tournaments_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('webhook_endpoints',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -162,6 +235,66 @@ def upgrade() -> None:
     with op.batch_alter_table('brands', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_brands_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('jackpot_contributions',
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('jackpot_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('source_wager_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['jackpot_id'], ['jackpots.id'], ),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.PrimaryKeyConstraint('seq'),
+    sa.UniqueConstraint('id'),
+    sa.UniqueConstraint('jackpot_id', 'source_wager_id')
+    )
+    with op.batch_alter_table('jackpot_contributions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jackpot_contributions_jackpot_id'), ['jackpot_id'], unique=False)
+
+    op.create_table('jackpot_drops',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('jackpot_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('winner_username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('pool_before', sa.BigInteger(), nullable=False),
+    sa.Column('pool_after', sa.BigInteger(), nullable=False),
+    sa.Column('trigger_reason', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['jackpot_id'], ['jackpots.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('jackpot_drops', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jackpot_drops_jackpot_id'), ['jackpot_id'], unique=False)
+
+    op.create_table('journey_events',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('brand_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('source_event_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('brand_id', 'mode', 'source_event_id')
+    )
+    with op.batch_alter_table('journey_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_journey_events_player_id'), ['player_id'], unique=False)
+
+    op.create_table('journey_progress',
+    sa.Column('journey_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('step_index', sa.Integer(), nullable=False),
+    sa.Column('step_count', sa.Integer(), nullable=False),
+    sa.Column('completed_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], ),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.PrimaryKeyConstraint('journey_id', 'player_id')
+    )
     op.create_table('lootbox_opens',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('engine_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -225,6 +358,71 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_postings_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_postings_transaction_id'), ['transaction_id'], unique=False)
 
+    op.create_table('raffle_draws',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('raffle_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('winner_username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('winning_ticket_idx', sa.Integer(), nullable=False),
+    sa.Column('total_tickets', sa.Integer(), nullable=False),
+    sa.Column('entries_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('client_seed', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['raffle_id'], ['raffles.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('raffle_id')
+    )
+    op.create_table('raffle_entries',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('raffle_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('tickets', sa.Integer(), nullable=False),
+    sa.Column('first_ticket', sa.Integer(), nullable=False),
+    sa.Column('last_ticket', sa.Integer(), nullable=False),
+    sa.Column('cost_winz', sa.Integer(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.ForeignKeyConstraint(['raffle_id'], ['raffles.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('raffle_id', 'first_ticket')
+    )
+    with op.batch_alter_table('raffle_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_raffle_entries_raffle_id'), ['raffle_id'], unique=False)
+
+    op.create_table('tournament_closes',
+    sa.Column('tournament_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('payouts', sa.JSON(), nullable=False),
+    sa.Column('total_paid', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tournament_id'], ['tournaments.id'], ),
+    sa.PrimaryKeyConstraint('tournament_id')
+    )
+    op.create_table('tournament_scores',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('tournament_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('source_wager_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.ForeignKeyConstraint(['tournament_id'], ['tournaments.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('tournament_id', 'source_wager_id')
+    )
+    with op.batch_alter_table('tournament_scores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tournament_scores_tournament_id'), ['tournament_id'], unique=False)
+
+    op.create_table('tournament_standings',
+    sa.Column('tournament_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('player_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('reached_seq', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['player_id'], ['players.id'], ),
+    sa.ForeignKeyConstraint(['tournament_id'], ['tournaments.id'], ),
+    sa.PrimaryKeyConstraint('tournament_id', 'player_id')
+    )
     op.create_table('webhook_deliveries',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('endpoint_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -293,6 +491,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_endpoint_id'))
 
     op.drop_table('webhook_deliveries')
+    op.drop_table('tournament_standings')
+    with op.batch_alter_table('tournament_scores', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tournament_scores_tournament_id'))
+
+    op.drop_table('tournament_scores')
+    op.drop_table('tournament_closes')
+    with op.batch_alter_table('raffle_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_raffle_entries_raffle_id'))
+
+    op.drop_table('raffle_entries')
+    op.drop_table('raffle_draws')
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_postings_transaction_id'))
         batch_op.drop_index(batch_op.f('ix_postings_account_id'))
@@ -308,6 +517,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_lootbox_opens_engine_id'))
 
     op.drop_table('lootbox_opens')
+    op.drop_table('journey_progress')
+    with op.batch_alter_table('journey_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_journey_events_player_id'))
+
+    op.drop_table('journey_events')
+    with op.batch_alter_table('jackpot_drops', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jackpot_drops_jackpot_id'))
+
+    op.drop_table('jackpot_drops')
+    with op.batch_alter_table('jackpot_contributions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jackpot_contributions_jackpot_id'))
+
+    op.drop_table('jackpot_contributions')
     with op.batch_alter_table('brands', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_brands_tenant_id'))
 
@@ -317,7 +539,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_webhook_endpoints_tenant_id'))
 
     op.drop_table('webhook_endpoints')
+    with op.batch_alter_table('tournaments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tournaments_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_tournaments_ends_at'))
+
+    op.drop_table('tournaments')
     op.drop_table('tenants')
+    with op.batch_alter_table('raffles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_raffles_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_raffles_draw_at'))
+
+    op.drop_table('raffles')
     with op.batch_alter_table('players', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_players_tenant_id'))
 
@@ -331,6 +563,14 @@ def downgrade() -> None:
 
     op.drop_table('lootboxes')
     op.drop_table('ledger_transactions')
+    with op.batch_alter_table('journeys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_journeys_tenant_id'))
+
+    op.drop_table('journeys')
+    with op.batch_alter_table('jackpots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jackpots_tenant_id'))
+
+    op.drop_table('jackpots')
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_records_operation_id'))
 

@@ -1,0 +1,59 @@
+"""Cheap existence checks for the ``202`` paths, cached in Redis (never in the process).
+
+Pipeline events are answered before a worker sees them, so the API checks that the engine and the
+player exist (and, for tournaments, the window) to give clear 404s and 409s. Engine facts are cached
+for a minute and deleted by whatever changes the engine; players are never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.state import AppState
+from models.base import iso
+from models.engines import EngineColumns, engine_cache_key, get_engine_row
+from models.players import get_player
+from models.tenancy import Principal
+
+ENGINE_TTL_S = 60
+PLAYER_TTL_S = 3600
+
+
+async def engine_facts(
+    state: AppState, principal: Principal, model: type[EngineColumns], noun: str, engine_id: str
+) -> dict[str, Any]:
+    """``{status, starts_at?, ends_at?, currency?}`` of an engine in the key's scope, or ``NotFound``."""
+    key = engine_cache_key(engine_id)
+    cached = await state.redis.get(key)
+    if cached is not None:
+        facts: dict[str, Any] = json.loads(cached)
+        if facts["scope"] == [principal.tenant_id, principal.mode, principal.brand_id] and facts["kind"] == noun:
+            return facts
+    async with state.db.reader() as session:
+        engine = await get_engine_row(
+            session,
+            model,
+            noun,
+            tenant_id=principal.tenant_id,
+            mode=principal.mode,
+            brand_id=principal.brand_id,
+            engine_id=engine_id,
+        )
+    facts = {"kind": noun, "scope": [principal.tenant_id, principal.mode, principal.brand_id], "status": engine.status}
+    for name in ("starts_at", "ends_at", "currency"):
+        value = getattr(engine, name, None)
+        if value is not None:
+            facts[name] = value if isinstance(value, str) else iso(value)
+    await state.redis.set(key, json.dumps(facts), ex=ENGINE_TTL_S)
+    return facts
+
+
+async def require_player(state: AppState, principal: Principal, username: str) -> None:
+    """``NotFound`` (field ``user_id``) unless the player exists in the key's brand and mode."""
+    key = f"wowsino:player:{principal.brand_id}:{principal.mode}:{username}"
+    if await state.redis.exists(key):
+        return
+    async with state.db.reader() as session:
+        await get_player(session, principal, username, field="user_id")
+    await state.redis.set(key, "1", ex=PLAYER_TTL_S)

@@ -1,0 +1,88 @@
+"""Handlers every engine shares: list, show, change; and the ``202`` acceptance of pipeline events."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, patch
+from litestar.handlers import HTTPRouteHandler
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import app_state
+from api.enqueue import Job, claim_and_enqueue
+from api.schemas import EnginePatch
+from api.state import AppState
+from api.writes import write_once
+from models.engines import E, change_engine, engine_cache_key, get_engine_row, list_engine_rows
+from models.tenancy import Principal
+
+View = Callable[[AsyncSession, Any], Awaitable[dict[str, Any]]]
+
+
+def scope(principal: Principal) -> dict[str, str]:
+    return {"tenant_id": principal.tenant_id, "mode": principal.mode, "brand_id": principal.brand_id}
+
+
+def engine_handlers(model: type[E], noun: str, view: View, statuses: frozenset[str]) -> list[HTTPRouteHandler]:
+    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router."""
+
+    @get("/", opt={"scope": "engines:read"}, tags=[noun], summary=f"List {noun}s")
+    async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+        async with app_state(request).db.reader() as session:
+            rows = await list_engine_rows(session, model, **scope(principal))
+            return {"data": [await view(session, row) for row in rows], "next_cursor": None}
+
+    @get("/{engine_id:str}", opt={"scope": "engines:read"}, tags=[noun], summary=f"Show a {noun}")
+    async def show(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:
+        async with app_state(request).db.reader() as session:
+            row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
+            return await view(session, row)
+
+    @patch("/{engine_id:str}", opt={"scope": "engines:write"}, tags=[noun], summary=f"Change a {noun}")
+    async def change(
+        request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: EnginePatch
+    ) -> dict[str, Any]:
+        state = app_state(request)
+        async with state.db.transaction() as session:
+            row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
+            change_engine(row, name=data.name, status=data.status, allowed=statuses)
+            await session.flush()
+            body = await view(session, row)
+        await state.redis.delete(engine_cache_key(engine_id))
+        return body
+
+    return [index, show, change]
+
+
+async def create_engine(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    data: msgspec.Struct,
+    operation: str,
+    make: Callable[[AsyncSession, dict[str, Any]], Awaitable[dict[str, Any]]],
+) -> Response[dict[str, Any]]:
+    """Create an engine from a validated body, idempotently when the body carries an idempotency key."""
+    config = msgspec.to_builtins(data)
+    key = config.pop("idempotency_key", None)
+    typed = {name: getattr(data, name) for name in config}  # datetimes stay datetimes
+
+    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+        return 201, await make(session, typed), []
+
+    return await write_once(app_state(request), principal, operation=operation, key=key, request=config, work=work)
+
+
+async def accept(state: AppState, job: Job, claim: str | None) -> Response[dict[str, Any]]:
+    """Queue a pipeline event once per business id (claim), answering ``202`` at once."""
+    queued = await claim_and_enqueue(
+        state.redis, job, claim=claim or "", value="1", ttl_s=state.settings.idempotency_ttl_s
+    )
+    if queued:
+        return Response({"status": "accepted", "deduped": False}, status_code=202)
+    return Response({"status": "accepted", "deduped": True}, status_code=202, headers={"Idempotent-Replayed": "true"})
+
+
+def source_claim(principal: Principal, kind: str, engine_id: str, source_id: str) -> str:
+    return f"wowsino:source:{principal.tenant_id}:{principal.mode}:{kind}:{engine_id}:{source_id}"

@@ -1,0 +1,139 @@
+"""Jackpots: configuration, contributions from the wager pipeline, drops."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from actors.draws import drop_jackpot_actor
+from actors.events import contribute_actor
+from api.auth import app_state
+from api.dispatch import Submission, submit
+from api.enqueue import Job
+from api.lookups import engine_facts, require_player
+from api.pagination import listing, page
+from api.routes.engines import accept, create_engine, engine_handlers, scope, source_claim
+from api.schemas import ContributeRequest, DropRequest, JackpotCreate
+from models import jackpots
+from models.assets import from_units, to_units
+from models.base import iso
+from models.errors import InvalidInput
+from models.tenancy import Principal
+
+STATUSES = frozenset({"active", "paused", "archived"})
+
+
+async def _view(session: AsyncSession, jackpot: jackpots.Jackpot) -> dict[str, Any]:
+    return jackpots.jackpot_view(jackpot, await jackpots.pool_of(session, jackpot))
+
+
+def _positive_units(currency: str, amount: Decimal, field: str) -> int:
+    units = to_units(currency, amount, field=field)
+    if units <= 0:
+        raise InvalidInput("must be above zero", field=field)
+    return units
+
+
+@post("/", opt={"scope": "engines:write"}, tags=["jackpot"], summary="Create a jackpot")
+async def create(
+    request: Request[Any, Any, Any], principal: Principal, data: JackpotCreate
+) -> Response[dict[str, Any]]:
+    seed = to_units(data.currency, data.seed_amount, field="seed_amount")
+    if seed < 0:
+        raise InvalidInput("must not be negative", field="seed_amount")
+    must_drop = (
+        _positive_units(data.currency, data.must_drop_at, "must_drop_at") if data.must_drop_at is not None else None
+    )
+
+    async def make(session: AsyncSession, config: dict[str, Any]) -> dict[str, Any]:
+        jackpot = await jackpots.create_jackpot(
+            session, principal, name=data.name, currency=data.currency, seed_amount=seed, must_drop_at=must_drop
+        )
+        return await _view(session, jackpot)
+
+    return await create_engine(request, principal, data, "jackpot.create", make)
+
+
+@post("/{engine_id:str}/contribute", opt={"scope": "engines:play"}, tags=["jackpot"], status_code=202)
+async def contribute(
+    request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: ContributeRequest
+) -> Response[dict[str, Any]]:
+    """Accept a wager's contribution (``202``); counted once per ``source_wager_id``."""
+    state = app_state(request)
+    facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
+    units = _positive_units(facts["currency"], data.amount, "amount")
+    await require_player(state, principal, data.user_id)
+    amount = str(from_units(facts["currency"], units))
+    where = (principal.tenant_id, principal.mode, principal.brand_id, engine_id)
+    job = Job(contribute_actor, (*where, data.user_id, data.source_wager_id, amount, facts["currency"]))
+    return await accept(state, job, source_claim(principal, "jackpot", engine_id, data.source_wager_id))
+
+
+@post("/{engine_id:str}/drop", opt={"scope": "engines:write"}, tags=["jackpot"], summary="Drop the jackpot")
+async def drop(
+    request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: DropRequest | None = None
+) -> Response[dict[str, Any]]:
+    """Pay the whole pool to the winner (default: the last contributor) and reseed it."""
+    data = data or DropRequest()
+    state = app_state(request)
+    await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
+    if data.winner_user_id is not None:
+        await require_player(state, principal, data.winner_user_id)
+
+    def job(operation_id: str, key: str, digest: str) -> Job:
+        where = (principal.tenant_id, principal.mode, principal.brand_id, engine_id)
+        return Job(drop_jackpot_actor, (operation_id, *where, data.winner_user_id, key, digest))
+
+    body = {"jackpot_id": engine_id, "winner_user_id": data.winner_user_id}
+    return await submit(state, principal, Submission(jackpots.DROP, data.idempotency_key, body, job))
+
+
+@get("/{engine_id:str}/contributions", opt={"scope": "engines:read"}, tags=["jackpot"])
+async def contributions(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    engine_id: str,
+    user: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Contributions newest first."""
+    window = page(limit, cursor)
+    model = jackpots.JackpotContribution
+    async with app_state(request).db.reader() as session:
+        jackpot = await jackpots.get_jackpot(session, jackpot_id=engine_id, **scope(principal))
+        query = (
+            select(model).where(model.jackpot_id == jackpot.id).order_by(col(model.seq).desc()).limit(window.limit + 1)
+        )
+        if user is not None:
+            query = query.where(model.username == user)
+        if window.after is not None:
+            query = query.where(col(model.seq) < window.after)
+        rows = list((await session.execute(query)).scalars())
+    data = [
+        {
+            "contribution_id": row.id,
+            "user_id": row.username,
+            "source_wager_id": row.source_wager_id,
+            "amount": from_units(jackpot.currency, row.amount),
+            "created_at": iso(row.created_at),
+        }
+        for row in rows
+    ]
+    return listing(data, [row.seq or 0 for row in rows], window.limit)
+
+
+router = Router(
+    path="/v1/jackpots",
+    route_handlers=[
+        create,
+        contribute,
+        drop,
+        contributions,
+        *engine_handlers(jackpots.Jackpot, "jackpot", _view, STATUSES),
+    ],
+)

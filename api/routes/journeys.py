@@ -1,0 +1,68 @@
+"""Journeys: configuration, lifecycle events, and each player's progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.events import journey_event_actor
+from api.auth import app_state
+from api.enqueue import Job
+from api.lookups import require_player
+from api.routes.engines import accept, create_engine, engine_handlers, scope, source_claim
+from api.schemas import JourneyCreate, JourneyEventRequest
+from models import journeys
+from models.base import new_id
+from models.players import get_player
+from models.tenancy import Principal
+
+STATUSES = frozenset({"active", "paused", "archived"})
+
+
+async def _view(session: AsyncSession, journey: journeys.Journey) -> dict[str, Any]:
+    return journeys.journey_view(journey)
+
+
+@post("/", opt={"scope": "engines:write"}, tags=["journey"], summary="Create a journey")
+async def create(
+    request: Request[Any, Any, Any], principal: Principal, data: JourneyCreate
+) -> Response[dict[str, Any]]:
+    async def make(session: AsyncSession, config: dict[str, Any]) -> dict[str, Any]:
+        steps = [{"trigger": step.trigger, "count": step.count, "reward_winz": step.reward_winz} for step in data.steps]
+        return journeys.journey_view(
+            await journeys.create_journey(session, principal, config={**config, "steps": steps})
+        )
+
+    return await create_engine(request, principal, data, "journey.create", make)
+
+
+@post("/event", opt={"scope": "engines:play"}, tags=["journey"], status_code=202, summary="Fire a trigger")
+async def event(
+    request: Request[Any, Any, Any], principal: Principal, data: JourneyEventRequest
+) -> Response[dict[str, Any]]:
+    """Advance every active journey of the brand waiting on the trigger (``202``); once per ``source_event_id``."""
+    state = app_state(request)
+    await require_player(state, principal, data.user_id)
+    source = data.source_event_id or "auto_" + new_id()
+    where = (principal.tenant_id, principal.mode, principal.brand_id)
+    job = Job(journey_event_actor, (*where, data.user_id, data.trigger, source))
+    claim = source_claim(principal, "journey", principal.brand_id, source) if data.source_event_id else None
+    return await accept(state, job, claim)
+
+
+@get("/{engine_id:str}/progress/{username:str}", opt={"scope": "engines:read"}, tags=["journey"])
+async def progress(
+    request: Request[Any, Any, Any], principal: Principal, engine_id: str, username: str
+) -> dict[str, Any]:
+    async with app_state(request).db.reader() as session:
+        journey = await journeys.get_journey(session, journey_id=engine_id, **scope(principal))
+        player = await get_player(session, principal, username)
+        return journeys.progress_view(journey, username, await journeys.get_progress(session, journey, player))
+
+
+router = Router(
+    path="/v1/journeys",
+    route_handlers=[create, event, progress, *engine_handlers(journeys.Journey, "journey", _view, STATUSES)],
+)

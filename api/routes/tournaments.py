@@ -1,0 +1,115 @@
+"""Tournaments: configuration, scores from the wager pipeline, the live leaderboard, the close."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.draws import close_tournament_actor
+from actors.events import score_actor
+from api.auth import app_state
+from api.dispatch import Submission, submit
+from api.enqueue import Job
+from api.lookups import engine_facts, require_player
+from api.routes.engines import accept, create_engine, engine_handlers, scope, source_claim
+from api.schemas import ScoreRequest, TournamentCreate
+from api.state import AppState
+from models import leaderboard, tournaments
+from models.errors import Conflict
+from models.tenancy import Principal
+
+STATUSES = frozenset({"active", "paused", "archived"})
+
+
+async def _view(session: AsyncSession, tournament: tournaments.Tournament) -> dict[str, Any]:
+    return tournaments.tournament_view(tournament)
+
+
+@post("/", opt={"scope": "engines:write"}, tags=["tournament"], summary="Create a tournament")
+async def create(
+    request: Request[Any, Any, Any], principal: Principal, data: TournamentCreate
+) -> Response[dict[str, Any]]:
+    async def make(session: AsyncSession, config: dict[str, Any]) -> dict[str, Any]:
+        config = {**config, "prizes": [{**vars_of(band)} for band in data.prizes]}
+        return tournaments.tournament_view(await tournaments.create_tournament(session, principal, config=config))
+
+    return await create_engine(request, principal, data, "tournament.create", make)
+
+
+def vars_of(band: Any) -> dict[str, int]:
+    return {"rank_from": band.rank_from, "rank_to": band.rank_to, "prize_winz": band.prize_winz}
+
+
+@post("/{engine_id:str}/score", opt={"scope": "engines:play"}, tags=["tournament"], status_code=202)
+async def score(
+    request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: ScoreRequest
+) -> Response[dict[str, Any]]:
+    """Accept a wager's points (``202``), counted once per ``source_wager_id``; ``409`` outside the window."""
+    state = app_state(request)
+    now = datetime.now(UTC)
+    facts = await engine_facts(state, principal, tournaments.Tournament, "tournament", engine_id)
+    if facts["status"] != "active":
+        raise Conflict(f"tournament is {facts['status']}")
+    if not datetime.fromisoformat(facts["starts_at"]) <= now < datetime.fromisoformat(facts["ends_at"]):
+        raise Conflict("points are accepted only between starts_at and ends_at")
+    await require_player(state, principal, data.user_id)
+    where = (principal.tenant_id, principal.mode, principal.brand_id, engine_id)
+    job = Job(score_actor, (*where, data.user_id, data.source_wager_id, data.points, now.isoformat()))
+    return await accept(state, job, source_claim(principal, "tournament", engine_id, data.source_wager_id))
+
+
+async def _rebuild(state: AppState, tournament_id: str) -> None:
+    """Copy every standing from the database into Redis, then mark the copy complete."""
+    async with state.db.reader() as session:
+        rows = await tournaments.standings(session, tournament_id)
+    await leaderboard.record(state.redis, tournament_id, [(row.username, row.points, row.reached_seq) for row in rows])
+    await leaderboard.mark_ready(state.redis, tournament_id)
+
+
+@get("/{engine_id:str}/leaderboard", opt={"scope": "engines:read"}, tags=["tournament"])
+async def ranking(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    engine_id: str,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+    around: str | None = None,
+) -> dict[str, Any]:
+    """Ranked rows ``{rank, username, points}``; ties go to who reached the score first."""
+    state = app_state(request)
+    async with state.db.reader() as session:
+        tournament = await tournaments.get_tournament(session, tournament_id=engine_id, **scope(principal))
+    if not await leaderboard.is_ready(state.redis, tournament.id):
+        await _rebuild(state, tournament.id)
+    rows = await leaderboard.page(state.redis, tournament.id, limit=limit, around=around)
+    return {"tournament_id": tournament.id, "data": rows or []}
+
+
+@post("/{engine_id:str}/close", opt={"scope": "engines:write"}, tags=["tournament"], summary="Close and pay")
+async def close(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> Response[dict[str, Any]]:
+    """Pay the prize table by final rank; closing again answers with the same payouts and pays nothing."""
+    state = app_state(request)
+    async with state.db.reader() as session:
+        await tournaments.get_tournament(session, tournament_id=engine_id, **scope(principal))
+
+    def job(operation_id: str, key: str, digest: str) -> Job:
+        return Job(
+            close_tournament_actor, (operation_id, principal.tenant_id, principal.mode, principal.brand_id, engine_id)
+        )
+
+    return await submit(state, principal, Submission("tournament.close", None, {"tournament_id": engine_id}, job))
+
+
+router = Router(
+    path="/v1/tournaments",
+    route_handlers=[
+        create,
+        score,
+        ranking,
+        close,
+        *engine_handlers(tournaments.Tournament, "tournament", _view, STATUSES),
+    ],
+)

@@ -1,0 +1,242 @@
+"""Tournaments: players score points from wagers within a window; the ranking pays a prize table.
+
+Each score is recorded once per ``source_wager_id``; a player's standing keeps the running total and
+``reached_seq``, the id of the score row that brought it there, so equal totals rank by who reached
+them first. The database is the truth for standings and payouts; the Redis leaderboard
+(``models/leaderboard.py``) is a fast copy that can be rebuilt from it. Closing flips the status with a
+compare-and-set and pays in the same transaction, so a tournament pays once however often it is closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, UniqueConstraint, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from models.base import UTCDateTime, created_field, iso, table, utcnow
+from models.db import insert_ignore
+from models.engines import EngineColumns, get_engine_row, player_by_name
+from models.errors import Conflict, InvalidInput
+from models.ledger import transfer
+from models.tenancy import Principal
+from models.webhooks import emit_event
+
+STATUSES = frozenset({"active", "paused", "archived"})
+
+
+class Tournament(EngineColumns, table=True):
+    __tablename__ = "tournaments"
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    prizes: list[dict[str, int]] = Field(sa_type=JSON, nullable=False)
+    # status: active, paused, archived, closed
+
+
+class TournamentScore(SQLModel, table=True):
+    __tablename__ = "tournament_scores"
+    __table_args__ = (UniqueConstraint("tournament_id", "source_wager_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tournament_id: str = Field(foreign_key="tournaments.id", max_length=36, index=True)
+    player_id: str = Field(foreign_key="players.id", max_length=36)
+    username: str = Field(max_length=64)
+    source_wager_id: str = Field(max_length=255)
+    points: int = Field(sa_type=BigInteger)
+    created_at: datetime = created_field()
+
+
+class TournamentStanding(SQLModel, table=True):
+    __tablename__ = "tournament_standings"
+    tournament_id: str = Field(foreign_key="tournaments.id", max_length=36, primary_key=True)
+    player_id: str = Field(foreign_key="players.id", max_length=36, primary_key=True)
+    username: str = Field(max_length=64)
+    points: int = Field(sa_type=BigInteger)
+    reached_seq: int = Field(sa_type=BigInteger)
+
+
+class TournamentClose(SQLModel, table=True):
+    __tablename__ = "tournament_closes"
+    tournament_id: str = Field(foreign_key="tournaments.id", max_length=36, primary_key=True)
+    payouts: list[dict[str, Any]] = Field(sa_type=JSON, nullable=False)
+    total_paid: int = Field(sa_type=BigInteger)
+    created_at: datetime = created_field()
+
+
+def check_prizes(prizes: list[dict[str, int]]) -> list[dict[str, int]]:
+    """Rank bands must be in order and must not overlap."""
+    last = 0
+    for position, band in enumerate(sorted(prizes, key=lambda band: band["rank_from"])):
+        if band["rank_from"] > band["rank_to"]:
+            raise InvalidInput("rank_from must not exceed rank_to", field=f"prizes[{position}].rank_from")
+        if band["rank_from"] <= last:
+            raise InvalidInput("rank bands overlap", field=f"prizes[{position}].rank_from")
+        last = band["rank_to"]
+    return sorted(prizes, key=lambda band: band["rank_from"])
+
+
+def tournament_view(tournament: Tournament) -> dict[str, Any]:
+    return {
+        "id": tournament.id,
+        "name": tournament.name,
+        "starts_at": iso(tournament.starts_at),
+        "ends_at": iso(tournament.ends_at),
+        "prizes": tournament.prizes,
+        "status": tournament.status,
+        "created_at": iso(tournament.created_at),
+        "updated_at": iso(tournament.updated_at),
+    }
+
+
+async def create_tournament(session: AsyncSession, principal: Principal, *, config: dict[str, Any]) -> Tournament:
+    if config["ends_at"] <= config["starts_at"]:
+        raise InvalidInput("must be after starts_at", field="ends_at")
+    tournament = Tournament(
+        tenant_id=principal.tenant_id,
+        brand_id=principal.brand_id,
+        mode=principal.mode,
+        **{**config, "prizes": check_prizes(config["prizes"])},
+    )
+    session.add(tournament)
+    await session.flush()
+    return tournament
+
+
+async def get_tournament(
+    session: AsyncSession, *, tenant_id: str, mode: str, brand_id: str, tournament_id: str
+) -> Tournament:
+    return await get_engine_row(
+        session, Tournament, "tournament", tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=tournament_id
+    )
+
+
+def check_window(tournament: Tournament, at: datetime) -> None:
+    if tournament.status != "active":
+        raise Conflict(f"tournament is {tournament.status}")
+    if not tournament.starts_at <= at < tournament.ends_at:
+        raise Conflict("points are accepted only between starts_at and ends_at")
+
+
+async def add_score(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    tournament_id: str,
+    username: str,
+    source_wager_id: str,
+    points: int,
+    received_at: datetime,
+) -> tuple[str, int, int] | None:
+    """Count a score once per wager; the player's new ``(username, total, reached_seq)``, or None if seen."""
+    tournament = await get_tournament(
+        session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
+    )
+    check_window(tournament, received_at)
+    player = await player_by_name(session, brand_id=brand_id, mode=mode, username=username)
+    inserted = await session.execute(
+        insert_ignore(session, table(TournamentScore))
+        .values(
+            tournament_id=tournament.id,
+            player_id=player.id,
+            username=username,
+            source_wager_id=source_wager_id,
+            points=points,
+            created_at=utcnow(),
+        )
+        .returning(table(TournamentScore).c.id)
+    )
+    seq = inserted.scalar_one_or_none()
+    if seq is None:
+        return None  # this wager was already counted
+    standing = await session.get(TournamentStanding, (tournament.id, player.id), populate_existing=True)
+    if standing is None:
+        standing = TournamentStanding(
+            tournament_id=tournament.id, player_id=player.id, username=username, points=points, reached_seq=seq
+        )
+        session.add(standing)
+    else:
+        standing.points += points
+        standing.reached_seq = seq
+    await session.flush()
+    return username, standing.points, seq
+
+
+async def standings(session: AsyncSession, tournament_id: str) -> list[TournamentStanding]:
+    """Every standing, best first: most points, then who reached that total first."""
+    rows = await session.execute(
+        select(TournamentStanding)
+        .where(TournamentStanding.tournament_id == tournament_id)
+        .order_by(col(TournamentStanding.points).desc(), col(TournamentStanding.reached_seq))
+    )
+    return list(rows.scalars())
+
+
+async def close_tournament(
+    session: AsyncSession, *, tenant_id: str, mode: str, brand_id: str, tournament_id: str
+) -> tuple[int, dict[str, Any], list[str], bool]:
+    """Pay the prize table by final rank, once; a later close answers with the first one's payouts."""
+    tournament = await get_tournament(
+        session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
+    )
+    columns = table(Tournament).c
+    flipped = await session.execute(
+        update(table(Tournament))
+        .where(columns.id == tournament.id, columns.status != "closed")
+        .values(status="closed", updated_at=utcnow())
+    )
+    if flipped.rowcount != 1:  # type: ignore[attr-defined]
+        closed = await session.get(TournamentClose, tournament.id)
+        if closed is None:
+            raise Conflict("tournament is closing; retry")
+        return 201, _close_body(tournament.id, closed), [], True
+    ranked = await standings(session, tournament.id)
+    winners = [
+        (rank, ranked[rank - 1], band["prize_winz"])
+        for band in tournament.prizes
+        for rank in range(band["rank_from"], min(band["rank_to"], len(ranked)) + 1)
+        if band["prize_winz"]
+    ]
+    payouts: list[dict[str, Any]] = [
+        {"rank": rank, "username": standing.username, "prize_winz": prize} for rank, standing, prize in winners
+    ]
+    total = sum(prize for _, _, prize in winners)
+    await transfer(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        kind="tournament.close",
+        reference=tournament.id,
+        asset="WINZ",
+        payer=("tournament", tournament.id),
+        payees=[(("player", standing.player_id), prize) for _, standing, prize in winners],
+    )
+    closed = TournamentClose(tournament_id=tournament.id, payouts=payouts, total_paid=total)
+    session.add(closed)
+    body = _close_body(tournament.id, closed)
+    deliveries = await emit_event(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        type="tournament.closed",
+        data={"tournament_id": tournament.id, "tournament_name": tournament.name, **body},
+    )
+    return 201, body, deliveries, False
+
+
+def _close_body(tournament_id: str, closed: TournamentClose) -> dict[str, Any]:
+    return {
+        "tournament_id": tournament_id,
+        "payouts": closed.payouts,
+        "total_paid": closed.total_paid,
+        "closed_at": iso(closed.created_at),
+    }
+
+
+async def due_tournaments(session: AsyncSession, now: datetime) -> list[Tournament]:
+    rows = await session.execute(
+        select(Tournament).where(Tournament.status == "active", col(Tournament.ends_at) <= now)
+    )
+    return list(rows.scalars())
