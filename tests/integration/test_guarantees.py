@@ -12,13 +12,9 @@ from dramatiq.brokers.redis import RedisBroker
 
 from models.idempotency import fingerprint
 from tests.support.api import Operator
+from tests.support.load import post_many, post_many_async
 from tests.support.processes import wait_until
 from tests.support.stack import Stack
-
-
-async def _burst(requests: list[tuple[str, str, dict[str, object]]], headers: dict[str, str]) -> list[httpx.Response]:
-    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
-        return await asyncio.gather(*(client.post(base + path, json=body) for base, path, body in requests))
 
 
 def test_concurrent_duplicates_on_both_api_processes_get_one_original(stack: Stack, operator: Operator) -> None:
@@ -26,12 +22,7 @@ def test_concurrent_duplicates_on_both_api_processes_get_one_original(stack: Sta
     box = operator.lootbox()
     body = {"user_id": username, "idempotency_key": "dup-" + uuid.uuid4().hex}
     bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
-    responses = asyncio.run(
-        _burst(
-            [(bases[i % 2], f"/v1/lootbox/{box['id']}/open", body) for i in range(20)],
-            {"Authorization": f"Bearer {operator.key}"},
-        )
-    )
+    responses = post_many([(f"{bases[i % 2]}/v1/lootbox/{box['id']}/open", body) for i in range(20)], operator.key)
     assert {response.status_code for response in responses} == {201}
     assert len({response.json()["open_id"] for response in responses}) == 1
     assert sum(not response.json()["deduped"] for response in responses) <= 1
@@ -123,14 +114,12 @@ def test_concurrent_paid_opens_for_one_player_never_overdraw(stack: Stack, opera
     paid = operator.lootbox(cost_winz=30, prize_table=[{"label": "w", "asset": "WINZ", "amount": 5, "weight": 1}])
     operator.client.post(f"/v1/lootbox/{funding['id']}/open", json={"user_id": username})
     bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
-    responses = asyncio.run(
-        _burst(
-            [
-                (bases[i % 2], f"/v1/lootbox/{paid['id']}/open", {"user_id": username, "idempotency_key": f"c{i}"})
-                for i in range(100)
-            ],
-            {"Authorization": f"Bearer {operator.key}"},
-        )
+    responses = post_many(
+        [
+            (f"{bases[i % 2]}/v1/lootbox/{paid['id']}/open", {"user_id": username, "idempotency_key": f"c{i}"})
+            for i in range(100)
+        ],
+        operator.key,
     )
     statuses = [response.status_code for response in responses]
     assert set(statuses) <= {201, 402}, statuses
@@ -178,7 +167,9 @@ def test_killed_draw_workers_lose_nothing_and_double_nothing(stack: Stack, opera
     ]
 
     async def attack() -> list[httpx.Response]:
-        burst = asyncio.ensure_future(_burst(requests, {"Authorization": f"Bearer {operator.key}"}))
+        burst = asyncio.ensure_future(
+            post_many_async([(base + path, body) for base, path, body in requests], operator.key)
+        )
         await asyncio.sleep(0.15)
         stack.draws.kill()
         await asyncio.sleep(0.5)

@@ -57,3 +57,10 @@ def issue(
     key = issued.json()["key"]
     client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     return Operator(slug=slug, key=key, key_id=issued.json()["id"], client=client)
+
+
+def grant(operator: Operator, username: str, winz: int) -> None:
+    """Give a player WINZ through a lootbox that always pays *winz* (the ledger has no other faucet)."""
+    box = operator.lootbox(prize_table=[{"label": "grant", "asset": "WINZ", "amount": winz, "weight": 1}])
+    opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+    assert opened.status_code == 201, opened.text

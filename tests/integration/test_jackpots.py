@@ -1,0 +1,137 @@
+"""Jackpots: exact decimal pools, contributions counted once per wager, drops that reseed."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+import httpx
+
+from tests.support.api import Operator, provision
+from tests.support.load import post_many
+from tests.support.processes import wait_until
+from tests.support.receiver import receiver
+from tests.support.stack import Stack
+
+
+def _jackpot(operator: Operator, **config: object) -> dict[str, object]:
+    created = operator.client.post(
+        "/v1/jackpots", json={"name": "Mega", "currency": "USD", "seed_amount": "100.00", **config}
+    )
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+def _pool(operator: Operator, jackpot_id: object) -> Decimal:
+    return Decimal(operator.client.get(f"/v1/jackpots/{jackpot_id}").json()["pool"])
+
+
+def test_contributions_grow_the_pool_exactly_once_per_wager(operator: Operator) -> None:
+    username = operator.player()
+    jackpot = _jackpot(operator)
+    assert jackpot["pool"] == "100"
+    for wager, amount in [("w1", "0.10"), ("w2", 0.2), ("w1", "0.10"), ("w3", "1.005")]:
+        accepted = operator.client.post(
+            f"/v1/jackpots/{jackpot['id']}/contribute",
+            json={"user_id": username, "source_wager_id": wager, "amount": amount},
+        )
+        assert accepted.status_code == 202, accepted.text
+    wait_until(lambda: _pool(operator, jackpot["id"]) == Decimal("101.305"), what="contributions")
+    rows = operator.client.get(f"/v1/jackpots/{jackpot['id']}/contributions").json()["data"]
+    assert sorted(row["source_wager_id"] for row in rows) == ["w1", "w2", "w3"]
+
+
+def test_thousand_concurrent_contributions_with_replays_are_exact(stack: Stack, operator: Operator) -> None:
+    """1,000 contributions from 50 players, 10% replayed: pool = seed + the sum of distinct contributions."""
+    players = [operator.player(f"jp{i}") for i in range(50)]
+    jackpot = _jackpot(operator)
+    rng = random.Random(7)
+    distinct = [(f"wager-{i}", players[i % 50], Decimal(rng.randint(1, 10_000)) / 100) for i in range(900)]
+    sends = distinct + [rng.choice(distinct) for _ in range(100)]
+    rng.shuffle(sends)
+
+    requests = [
+        (
+            f"http://127.0.0.1:{stack.ports[i % 2]}/v1/jackpots/{jackpot['id']}/contribute",
+            {"user_id": user, "source_wager_id": wager, "amount": str(amount)},
+        )
+        for i, (wager, user, amount) in enumerate(sends)
+    ]
+    assert {response.status_code for response in post_many(requests, operator.key)} == {202}
+    expected = Decimal("100") + sum(amount for _, _, amount in distinct)
+    wait_until(lambda: _pool(operator, jackpot["id"]) == expected, timeout=60, what="every contribution")
+    assert "ledger balanced" in stack.cli(["audit"])
+
+
+def test_must_drop_pays_the_contributor_who_reaches_it_and_reseeds(stack: Stack, admin: httpx.Client) -> None:
+    sandbox = provision(admin, stack.url, mode="test")
+    with receiver() as hooks:
+        sandbox.client.post("/v1/webhooks", json={"url": hooks.url, "events": ["jackpot.dropped"]})
+        alice, bob = sandbox.player(), sandbox.player()
+        jackpot = _jackpot(sandbox, must_drop_at="150")
+        contribute = f"/v1/jackpots/{jackpot['id']}/contribute"
+        sandbox.client.post(contribute, json={"user_id": alice, "source_wager_id": "a", "amount": "30"})
+        wait_until(lambda: _pool(sandbox, jackpot["id"]) == 130, what="first contribution")
+        sandbox.client.post(contribute, json={"user_id": bob, "source_wager_id": "b", "amount": "25.5"})
+        wait_until(lambda: sandbox.balance(bob, "USD") == "155.5", what="the drop")
+        event = json.loads(hooks.wait_for(1)[0].body)
+    assert _pool(sandbox, jackpot["id"]) == 100
+    assert sandbox.balance(alice, "USD") == 0
+    assert event["type"] == "jackpot.dropped"
+    assert {
+        k: event["data"][k] for k in ("winner_username", "amount", "pool_before", "pool_after", "trigger_reason")
+    } == {
+        "winner_username": bob,
+        "amount": "155.5",
+        "pool_before": "155.5",
+        "pool_after": "100",
+        "trigger_reason": "must_drop",
+    }
+
+
+def test_manual_drop_defaults_to_the_last_contributor(operator: Operator) -> None:
+    alice = operator.player()
+    jackpot = _jackpot(operator)
+    assert operator.client.post(f"/v1/jackpots/{jackpot['id']}/drop").status_code == 409
+    operator.client.post(
+        f"/v1/jackpots/{jackpot['id']}/contribute", json={"user_id": alice, "source_wager_id": "x", "amount": "5"}
+    )
+    wait_until(lambda: _pool(operator, jackpot["id"]) == 105, what="contribution")
+    dropped = operator.client.post(f"/v1/jackpots/{jackpot['id']}/drop", json={"idempotency_key": "d1"})
+    assert dropped.status_code == 201
+    assert {
+        k: dropped.json()[k] for k in ("winner_username", "amount", "pool_before", "pool_after", "trigger_reason")
+    } == {
+        "winner_username": alice,
+        "amount": "105",
+        "pool_before": "105",
+        "pool_after": "100",
+        "trigger_reason": "manual",
+    }
+    again = operator.client.post(f"/v1/jackpots/{jackpot['id']}/drop", json={"idempotency_key": "d1"})
+    assert again.json()["drop_id"] == dropped.json()["drop_id"]
+    assert operator.balance(alice, "USD") == "105"
+
+
+def test_bad_contributions_are_refused_and_change_nothing(operator: Operator) -> None:
+    username = operator.player()
+    jackpot = _jackpot(operator)
+    contribute = f"/v1/jackpots/{jackpot['id']}/contribute"
+    for body, field in [
+        ({"user_id": username, "source_wager_id": "n", "amount": "-1"}, "amount"),
+        ({"user_id": username, "source_wager_id": "n", "amount": "0.000000001"}, "amount"),
+        ({"user_id": username, "source_wager_id": "n", "amount": "NaN"}, "amount"),
+        ({"user_id": "ghost", "source_wager_id": "n", "amount": "1"}, "user_id"),
+        ({"user_id": username, "amount": "1"}, "source_wager_id"),
+    ]:
+        refused = operator.client.post(contribute, json=body)
+        assert 400 <= refused.status_code < 500, refused.text
+        assert field in {error["field"] for error in refused.json()["errors"]}
+    assert (
+        operator.client.post(
+            "/v1/jackpots/nope/contribute", json={"user_id": username, "source_wager_id": "n", "amount": "1"}
+        ).status_code
+        == 404
+    )
+    assert _pool(operator, jackpot["id"]) == 100

@@ -1,0 +1,29 @@
+"""Many concurrent requests from one test, with bounded concurrency (httpx slows down past a few
+dozen requests queued on one client, which would measure the client rather than the server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+Request = tuple[str, dict[str, Any]]  # (absolute URL, JSON body)
+
+
+def post_many(requests: Sequence[Request], key: str, *, concurrency: int = 64) -> list[httpx.Response]:
+    """POST every request concurrently (at most *concurrency* in flight); responses in request order."""
+    return asyncio.run(post_many_async(requests, key, concurrency))
+
+
+async def post_many_async(requests: Sequence[Request], key: str, concurrency: int = 64) -> list[httpx.Response]:
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits) as client:
+
+        async def one(url: str, body: dict[str, Any]) -> httpx.Response:
+            async with gate:
+                return await client.post(url, json=body)
+
+        return await asyncio.gather(*(one(url, body) for url, body in requests))
