@@ -29,6 +29,24 @@ return 1
 """
 
 
+# KEYS: queue hash, queue list, claims...; ARGV: ttl, message id, message data. Returns 1/0 per claim;
+# the message is queued when at least one claim was new (its other events are duplicates, no-ops).
+_CLAIM_MANY_AND_ENQUEUE = """
+local fresh = {}
+local any = false
+for i = 3, #KEYS do
+  local new = redis.call('set', KEYS[i], '1', 'NX', 'EX', ARGV[1])
+  fresh[i - 2] = new and 1 or 0
+  any = any or new
+end
+if any then
+  redis.call('hset', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('rpush', KEYS[2], ARGV[2])
+end
+return fresh
+"""
+
+
 @dataclass(frozen=True)
 class Job:
     """One actor call, as ids and primitives."""
@@ -52,3 +70,13 @@ async def claim_and_enqueue(
     keys = [claim, f"{queue}.msgs", queue, *([pending] if pending else [])]
     done = await redis.eval(_CLAIM_AND_ENQUEUE, len(keys), *keys, value, ttl_s, message_id, data)  # type: ignore[misc]
     return bool(done)
+
+
+async def claim_many_and_enqueue(redis: Redis, job: Job, claims: Sequence[str], *, ttl_s: int) -> list[bool]:
+    """Claim every business id and queue *job* once, atomically; which claims were new, in order."""
+    message_id, data = job.encode()
+    queue = f"{NAMESPACE}:{job.actor.queue_name}"
+    fresh = await redis.eval(  # type: ignore[misc]
+        _CLAIM_MANY_AND_ENQUEUE, 2 + len(claims), f"{queue}.msgs", queue, *claims, ttl_s, message_id, data
+    )
+    return [bool(flag) for flag in fresh]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlmodel import col, select
+
 from api.state import AppState
 from models.base import iso
 from models.engines import EngineColumns, engine_cache_key, get_engine_row
-from models.players import get_player
+from models.players import Player, get_player
 from models.tenancy import Principal
 
 ENGINE_TTL_S = 60
@@ -57,3 +59,32 @@ async def require_player(state: AppState, principal: Principal, username: str) -
     async with state.db.reader() as session:
         await get_player(session, principal, username, field="user_id")
     await state.redis.set(key, "1", ex=PLAYER_TTL_S)
+
+
+async def existing_players(state: AppState, principal: Principal, usernames: set[str]) -> set[str]:
+    """Which of *usernames* exist in the key's brand and mode: one Redis round trip, one query for misses."""
+    names = sorted(usernames)
+    keys = [f"wowsino:player:{principal.brand_id}:{principal.mode}:{name}" for name in names]
+    async with state.redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.exists(key)
+        cached = await pipe.execute()
+    found = {name for name, hit in zip(names, cached, strict=True) if hit}
+    missing = [name for name in names if name not in found]
+    if missing:
+        async with state.db.reader() as session:
+            rows = await session.execute(
+                select(Player.username).where(
+                    Player.brand_id == principal.brand_id,
+                    Player.mode == principal.mode,
+                    col(Player.username).in_(missing),
+                )
+            )
+            fresh = set(rows.scalars())
+        if fresh:
+            async with state.redis.pipeline(transaction=False) as pipe:
+                for name in fresh:
+                    pipe.set(f"wowsino:player:{principal.brand_id}:{principal.mode}:{name}", "1", ex=PLAYER_TTL_S)
+                await pipe.execute()
+        found |= fresh
+    return found

@@ -106,8 +106,11 @@ async def get_journey(session: AsyncSession, *, tenant_id: str, mode: str, brand
     )
 
 
-async def get_progress(session: AsyncSession, journey: Journey, player: Player) -> JourneyProgress | None:
-    return await session.get(JourneyProgress, (journey.id, player.id), populate_existing=True)
+async def get_progress(
+    session: AsyncSession, journey: Journey, player: Player, *, lock: bool = False
+) -> JourneyProgress | None:
+    """The player's progress; *lock* holds its row until commit, so concurrent events apply one after another."""
+    return await session.get(JourneyProgress, (journey.id, player.id), populate_existing=True, with_for_update=lock)
 
 
 async def fire(
@@ -145,7 +148,7 @@ async def fire(
 
 
 async def _advance(session: AsyncSession, journey: Journey, player: Player, trigger: str) -> list[str]:
-    progress = await get_progress(session, journey, player)
+    progress = await get_progress(session, journey, player, lock=True)
     if progress is None:
         progress = JourneyProgress(journey_id=journey.id, player_id=player.id, username=player.username)
         session.add(progress)

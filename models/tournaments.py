@@ -151,7 +151,9 @@ async def add_score(
     seq = inserted.scalar_one_or_none()
     if seq is None:
         return None  # this wager was already counted
-    standing = await session.get(TournamentStanding, (tournament.id, player.id), populate_existing=True)
+    standing = await session.get(
+        TournamentStanding, (tournament.id, player.id), populate_existing=True, with_for_update=True
+    )
     if standing is None:
         standing = TournamentStanding(
             tournament_id=tournament.id, player_id=player.id, username=username, points=points, reached_seq=seq

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -10,11 +11,13 @@ from litestar import Request, Response, get, patch
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.events import apply_events_actor
 from api.auth import app_state
 from api.enqueue import Job, claim_and_enqueue
 from api.schemas import EnginePatch
 from api.state import AppState
 from api.writes import write_once
+from models.base import new_id
 from models.engines import E, change_engine, engine_cache_key, get_engine_row, list_engine_rows
 from models.tenancy import Principal
 
@@ -74,15 +77,26 @@ async def create_engine(
     return await write_once(app_state(request), principal, operation=operation, key=key, request=config, work=work)
 
 
-async def accept(state: AppState, job: Job, claim: str | None) -> Response[dict[str, Any]]:
-    """Queue a pipeline event once per business id (claim), answering ``202`` at once."""
+def event_job(principal: Principal, events: list[dict[str, Any]]) -> Job:
+    """The pipeline actor's call for *events* (normalized dicts), received now."""
+    where = (principal.tenant_id, principal.mode, principal.brand_id)
+    return Job(apply_events_actor, (*where, events, datetime.now(UTC).isoformat()))
+
+
+async def accept(state: AppState, principal: Principal, event: dict[str, Any]) -> Response[dict[str, Any]]:
+    """Queue one pipeline event once per business id, answering ``202`` at once."""
+    claim = source_claim(principal, event) if event["source_id"] else ""
+    if not event["source_id"]:
+        event = {**event, "source_id": "auto_" + new_id()}
     queued = await claim_and_enqueue(
-        state.redis, job, claim=claim or "", value="1", ttl_s=state.settings.idempotency_ttl_s
+        state.redis, event_job(principal, [event]), claim=claim, value="1", ttl_s=state.settings.idempotency_ttl_s
     )
     if queued:
         return Response({"status": "accepted", "deduped": False}, status_code=202)
     return Response({"status": "accepted", "deduped": True}, status_code=202, headers={"Idempotent-Replayed": "true"})
 
 
-def source_claim(principal: Principal, kind: str, engine_id: str, source_id: str) -> str:
-    return f"wowsino:source:{principal.tenant_id}:{principal.mode}:{kind}:{engine_id}:{source_id}"
+def source_claim(principal: Principal, event: dict[str, Any]) -> str:
+    """The Redis key claiming an event's business id within its engine (journeys: within the brand)."""
+    engine = event.get("engine_id") or principal.brand_id
+    return f"wowsino:source:{principal.tenant_id}:{principal.mode}:{event['type']}:{engine}:{event['source_id']}"

@@ -10,18 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from actors.draws import drop_jackpot_actor
-from actors.events import contribute_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
 from api.pagination import listing, page
-from api.routes.engines import accept, create_engine, engine_handlers, scope, source_claim
+from api.routes.engines import accept, create_engine, engine_handlers, scope
 from api.schemas import ContributeRequest, DropRequest, JackpotCreate
 from models import jackpots
 from models.assets import from_units, to_units
 from models.base import iso
 from models.errors import InvalidInput
+from models.pipeline import CONTRIBUTE
 from models.tenancy import Principal
 
 STATUSES = frozenset({"active", "paused", "archived"})
@@ -67,10 +67,15 @@ async def contribute(
     facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
     units = _positive_units(facts["currency"], data.amount, "amount")
     await require_player(state, principal, data.user_id)
-    amount = str(from_units(facts["currency"], units))
-    where = (principal.tenant_id, principal.mode, principal.brand_id, engine_id)
-    job = Job(contribute_actor, (*where, data.user_id, data.source_wager_id, amount, facts["currency"]))
-    return await accept(state, job, source_claim(principal, "jackpot", engine_id, data.source_wager_id))
+    event = {
+        "type": CONTRIBUTE,
+        "engine_id": engine_id,
+        "user_id": data.user_id,
+        "source_id": data.source_wager_id,
+        "amount": str(from_units(facts["currency"], units)),
+        "currency": facts["currency"],
+    }
+    return await accept(state, principal, event)
 
 
 @post("/{engine_id:str}/drop", opt={"scope": "engines:write"}, tags=["jackpot"], summary="Drop the jackpot")

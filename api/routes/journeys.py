@@ -7,14 +7,12 @@ from typing import Any
 from litestar import Request, Response, Router, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.events import journey_event_actor
 from api.auth import app_state
-from api.enqueue import Job
 from api.lookups import require_player
-from api.routes.engines import accept, create_engine, engine_handlers, scope, source_claim
+from api.routes.engines import accept, create_engine, engine_handlers, scope
 from api.schemas import JourneyCreate, JourneyEventRequest
 from models import journeys
-from models.base import new_id
+from models.pipeline import JOURNEY
 from models.players import get_player
 from models.tenancy import Principal
 
@@ -45,11 +43,8 @@ async def event(
     """Advance every active journey of the brand waiting on the trigger (``202``); once per ``source_event_id``."""
     state = app_state(request)
     await require_player(state, principal, data.user_id)
-    source = data.source_event_id or "auto_" + new_id()
-    where = (principal.tenant_id, principal.mode, principal.brand_id)
-    job = Job(journey_event_actor, (*where, data.user_id, data.trigger, source))
-    claim = source_claim(principal, "journey", principal.brand_id, source) if data.source_event_id else None
-    return await accept(state, job, claim)
+    event = {"type": JOURNEY, "user_id": data.user_id, "source_id": data.source_event_id, "trigger": data.trigger}
+    return await accept(state, principal, event)
 
 
 @get("/{engine_id:str}/progress/{username:str}", opt={"scope": "engines:read"}, tags=["journey"])

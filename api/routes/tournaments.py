@@ -10,16 +10,16 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.draws import close_tournament_actor
-from actors.events import score_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
-from api.routes.engines import accept, create_engine, engine_handlers, scope, source_claim
+from api.routes.engines import accept, create_engine, engine_handlers, scope
 from api.schemas import ScoreRequest, TournamentCreate
 from api.state import AppState
 from models import leaderboard, tournaments
 from models.errors import Conflict
+from models.pipeline import SCORE
 from models.tenancy import Principal
 
 STATUSES = frozenset({"active", "paused", "archived"})
@@ -57,9 +57,14 @@ async def score(
     if not datetime.fromisoformat(facts["starts_at"]) <= now < datetime.fromisoformat(facts["ends_at"]):
         raise Conflict("points are accepted only between starts_at and ends_at")
     await require_player(state, principal, data.user_id)
-    where = (principal.tenant_id, principal.mode, principal.brand_id, engine_id)
-    job = Job(score_actor, (*where, data.user_id, data.source_wager_id, data.points, now.isoformat()))
-    return await accept(state, job, source_claim(principal, "tournament", engine_id, data.source_wager_id))
+    event = {
+        "type": SCORE,
+        "engine_id": engine_id,
+        "user_id": data.user_id,
+        "source_id": data.source_wager_id,
+        "points": data.points,
+    }
+    return await accept(state, principal, event)
 
 
 async def _rebuild(state: AppState, tournament_id: str) -> None:

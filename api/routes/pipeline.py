@@ -1,0 +1,154 @@
+"""``POST /v1/events/batch``: up to 1,000 pipeline events, each validated and deduplicated on its own.
+
+One bad event does not refuse the others. Every accepted event's business id is claimed and the
+whole batch queued as one message in a single atomic Redis call; the worker applies the batch in
+one transaction, where each event still counts once by its business id.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, post
+from msgspec import Meta
+
+from api.auth import app_state
+from api.enqueue import claim_many_and_enqueue
+from api.errors import STATUS_BY_ERROR
+from api.lookups import engine_facts, existing_players
+from api.routes.engines import event_job, source_claim
+from api.schemas import Body, IdempotencyKey, SourceId, Trigger, Username
+from api.state import AppState
+from models import jackpots, tournaments
+from models.assets import from_units, to_units
+from models.base import new_id
+from models.errors import Conflict, DomainError, InvalidInput, NotFound
+from models.pipeline import CONTRIBUTE, JOURNEY, SCORE
+from models.tenancy import Principal
+
+EngineId = Annotated[str, Meta(min_length=1, max_length=64)]
+MAX_EVENTS = 1000
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+class ScoreItem(Body, tag_field="type", tag=SCORE):
+    tournament_id: EngineId
+    user_id: Username
+    source_wager_id: SourceId
+    points: Annotated[int, Meta(ge=1, le=10**12)]
+    idempotency_key: IdempotencyKey | None = None
+
+
+class ContributeItem(Body, tag_field="type", tag=CONTRIBUTE):
+    jackpot_id: EngineId
+    user_id: Username
+    source_wager_id: SourceId
+    amount: Decimal
+    idempotency_key: IdempotencyKey | None = None
+
+
+class JourneyItem(Body, tag_field="type", tag=JOURNEY):
+    user_id: Username
+    trigger: Trigger
+    source_event_id: SourceId | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+Item = ScoreItem | ContributeItem | JourneyItem
+
+
+class BatchRequest(Body):
+    events: Annotated[list[dict[str, Any]], Meta(min_length=1, max_length=MAX_EVENTS)]
+
+
+def _refusal(error: DomainError) -> dict[str, Any]:
+    status = STATUS_BY_ERROR.get(type(error), 400)
+    return {"type": error.slug, "status": status, "detail": error.detail, "field": error.field}
+
+
+def _decode(raw: dict[str, Any]) -> Item:
+    try:
+        item: Item = msgspec.convert(raw, Item)
+        return item
+    except msgspec.ValidationError as bad:
+        message = str(bad)
+        path = _AT_PATH.search(message)
+        raise InvalidInput(_AT_PATH.sub("", message), field=path.group(1) if path else "type") from None
+
+
+async def _normalize(state: AppState, principal: Principal, item: Item, now: datetime) -> dict[str, Any]:
+    """The event as the worker applies it, after the checks a single call would make."""
+    if isinstance(item, JourneyItem):
+        return {
+            "type": JOURNEY,
+            "user_id": item.user_id,
+            "source_id": item.source_event_id or "auto_" + new_id(),
+            "trigger": item.trigger,
+        }
+    if isinstance(item, ScoreItem):
+        facts = await engine_facts(state, principal, tournaments.Tournament, "tournament", item.tournament_id)
+        if facts["status"] != "active" or not (
+            datetime.fromisoformat(facts["starts_at"]) <= now < datetime.fromisoformat(facts["ends_at"])
+        ):
+            raise Conflict("points are accepted only while the tournament is active, between starts_at and ends_at")
+        return {
+            "type": SCORE,
+            "engine_id": item.tournament_id,
+            "user_id": item.user_id,
+            "source_id": item.source_wager_id,
+            "points": item.points,
+        }
+    facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", item.jackpot_id)
+    units = to_units(facts["currency"], item.amount)
+    if units <= 0:
+        raise InvalidInput("must be above zero", field="amount")
+    return {
+        "type": CONTRIBUTE,
+        "engine_id": item.jackpot_id,
+        "user_id": item.user_id,
+        "source_id": item.source_wager_id,
+        "amount": str(from_units(facts["currency"], units)),
+        "currency": facts["currency"],
+    }
+
+
+@post(
+    "/v1/events/batch",
+    opt={"scope": "engines:play"},
+    tags=["pipeline"],
+    status_code=202,
+    summary="Post a batch of events",
+)
+async def batch(request: Request[Any, Any, Any], principal: Principal, data: BatchRequest) -> dict[str, Any]:
+    """Accept up to 1,000 scores, contributions and journey events; a result per event, in order."""
+    state = app_state(request)
+    now = datetime.now(UTC)
+    results: list[dict[str, Any]] = [{"index": index} for index in range(len(data.events))]
+    accepted: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(data.events):
+        try:
+            accepted.append((index, await _normalize(state, principal, _decode(raw), now)))
+        except DomainError as refused:
+            results[index].update(status="rejected", error=_refusal(refused))
+    known = await existing_players(state, principal, {event["user_id"] for _, event in accepted})
+    for index, event in accepted:
+        if event["user_id"] not in known:
+            results[index].update(
+                status="rejected", error=_refusal(NotFound(f"no player {event['user_id']!r}", field="user_id"))
+            )
+    accepted = [(index, event) for index, event in accepted if event["user_id"] in known]
+    if accepted:
+        claims = [source_claim(principal, event) for _, event in accepted]
+        fresh = await claim_many_and_enqueue(
+            state.redis,
+            event_job(principal, [event for _, event in accepted]),
+            claims,
+            ttl_s=state.settings.idempotency_ttl_s,
+        )
+        for (index, _), new in zip(accepted, fresh, strict=True):
+            results[index]["status"] = "accepted" if new else "duplicate"
+    return {"results": results}
