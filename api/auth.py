@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import json
+import time
 from typing import Any
 
 from litestar import Request
 
 from api.state import AppState
-from models.errors import Forbidden, Unauthorized
+from models.errors import Forbidden, RateLimited, Unauthorized
 from models.tenancy import KEY_PATTERN, Principal, find_principal, hash_key
 
 CACHE_TTL_S = 60
@@ -38,17 +39,29 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
 
 
 async def authenticate(state: AppState, key: str) -> Principal:
+    """The key's principal, counting the request against the key's per-second limit (shared by every
+    API process: the count is one ``INCR`` in Redis, sent in the same round trip as the cache read)."""
     if not KEY_PATTERN.match(key):
         raise Unauthorized("malformed API key")
-    cached = await state.redis.get(cache_key(hash_key(key)))
+    digest = hash_key(key)
+    window = f"wowsino:rate:{digest}:{int(time.time())}"
+    async with state.redis.pipeline(transaction=False) as pipe:
+        pipe.get(cache_key(digest))
+        pipe.incr(window)
+        pipe.expire(window, 2)
+        cached, count, _ = await pipe.execute()
     if cached is not None:
         fields = json.loads(cached)
-        return Principal(**{**fields, "scopes": tuple(fields["scopes"])})
-    async with state.db.reader() as session:
-        principal = await find_principal(session, key)
-    if principal is None:
-        raise Unauthorized("unknown or revoked API key")
-    await state.redis.set(cache_key(hash_key(key)), json.dumps(dataclasses.asdict(principal)), ex=CACHE_TTL_S)
+        principal = Principal(**{**fields, "scopes": tuple(fields["scopes"])})
+    else:
+        async with state.db.reader() as session:
+            found = await find_principal(session, key)
+        if found is None:
+            raise Unauthorized("unknown or revoked API key")
+        principal = found
+        await state.redis.set(cache_key(digest), json.dumps(dataclasses.asdict(principal)), ex=CACHE_TTL_S)
+    if count > (principal.rate_limit_per_second or state.settings.rate_limit_per_second):
+        raise RateLimited("rate limit exceeded for this API key; retry after the indicated seconds", retry_after=1)
     return principal
 
 

@@ -23,6 +23,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.Conflict: 409,
     errors.InsufficientBalance: 402,
     errors.Cooldown: 429,
+    errors.RateLimited: 429,
     errors.IdempotencyKeyReused: 422,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
@@ -95,8 +96,9 @@ def domain_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> Respon
     return domain_problem(exc)
 
 
-def dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.warning("dependency unavailable: %s", type(exc).__name__)
+def dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    log.warning("%s %s: dependency unavailable: %s %s", request.method, request.url.path, type(exc).__name__, detail)
     return problem(
         503,
         "unavailable",

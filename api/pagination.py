@@ -1,39 +1,80 @@
-"""Cursor pagination: ``?limit=`` (1 to 500, default 50) and an opaque ``?cursor=`` from ``next_cursor``."""
+"""Cursor pagination, newest first: ``?limit=`` (1 to 500, default 50), ``?cursor=`` from ``next_cursor``,
+and ``?since=``/``?until=`` time bounds.
+
+Rows are ordered by ``(created_at, id)`` descending and a cursor holds the last row's pair, so a
+traversal never repeats or skips a row that existed when it started, however many rows arrive.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql import ColumnElement, Select
+
+from models.base import iso
 from models.errors import InvalidInput
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+Row = TypeVar("Row")
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+Column = ColumnElement[Any] | Mapped[Any]
 
 
 @dataclass(frozen=True)
 class Page:
     limit: int
-    after: int | None  # rows older than this position (positions grow with time)
+    after: tuple[datetime, Any] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
-def page(limit: int | None, cursor: str | None) -> Page:
+def page(limit: int | None, cursor: str | None, since: datetime | None = None, until: datetime | None = None) -> Page:
+    """Check the paging parameters of a request."""
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("needs a time zone, e.g. 2025-05-19T20:14:33Z", field=name)
     after = None
     if cursor:
         try:
-            after = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-        except (ValueError, UnicodeDecodeError):
+            moment, key = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))
+            after = (datetime.fromisoformat(moment), key)
+        except (ValueError, TypeError, UnicodeDecodeError):
             raise InvalidInput("not a cursor this API returned", field="cursor") from None
-    return Page(limit or DEFAULT_LIMIT, after)
+    return Page(limit or DEFAULT_LIMIT, after, since, until)
 
 
-def listing(rows: list[dict[str, Any]], positions: list[int], limit: int) -> dict[str, Any]:
-    """``{data, next_cursor}`` from up to ``limit + 1`` rows fetched newest first."""
-    more = len(rows) > limit
+def window(query: Q, created: Column, key: Column, page: Page) -> Q:
+    """*query* restricted to the page: time bounds, rows after the cursor, newest first, one extra row."""
+    if page.since is not None:
+        query = query.where(created >= page.since)
+    if page.until is not None:
+        query = query.where(created < page.until)
+    if page.after is not None:
+        moment, last = page.after
+        query = query.where(or_(created < moment, and_(created == moment, key < last)))
+    return query.order_by(created.desc(), key.desc()).limit(page.limit + 1)
+
+
+def listing(
+    rows: Sequence[Row],
+    page: Page,
+    view: Callable[[Row], dict[str, Any]],
+    position: Callable[[Row], tuple[datetime, Any]],
+) -> dict[str, Any]:
+    """``{data, next_cursor}`` from the up to ``limit + 1`` rows that :func:`window` fetched."""
+    shown = rows[: page.limit]
     next_cursor = None
-    if more:
-        next_cursor = base64.urlsafe_b64encode(str(positions[limit - 1]).encode()).decode().rstrip("=")
-    return {"data": rows[:limit], "next_cursor": next_cursor}
+    if len(rows) > page.limit:
+        moment, key = position(shown[-1])
+        next_cursor = base64.urlsafe_b64encode(json.dumps([iso(moment), key]).encode()).decode().rstrip("=")
+    return {"data": [view(row) for row in shown], "next_cursor": next_cursor}

@@ -42,11 +42,20 @@ class BrandCreate(Body):
     name: Name | None = None
 
 
+RateLimit = Annotated[int, Meta(ge=1, le=10_000_000)]
+
+
 class TenantCreate(Body):
     slug: Slug
     service_mode: Literal["plug_in", "white_label"]
     brand: BrandCreate
     name: Name | None = None
+    rate_limit_per_second: RateLimit | None = None
+
+
+class TenantPatch(Body):
+    name: Name | None = None
+    rate_limit_per_second: RateLimit | None = None
 
 
 class KeyCreate(Body):

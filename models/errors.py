@@ -55,6 +55,11 @@ class Cooldown(DomainError):
     title = "Cooling down"
 
 
+class RateLimited(DomainError):
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
 class IdempotencyKeyReused(DomainError):
     slug = "idempotency-key-reused"
     title = "Idempotency key reused with a different request"
@@ -83,6 +88,7 @@ _BY_SLUG: dict[str, type[DomainError]] = {
         Conflict,
         InsufficientBalance,
         Cooldown,
+        RateLimited,
         IdempotencyKeyReused,
         Unauthorized,
         Forbidden,

@@ -23,7 +23,7 @@ from models.db import insert_ignore
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict, InvalidInput
 from models.idempotency import find_record
-from models.ledger import Account, Owner, account_id, transfer
+from models.ledger import Owner, balances, transfer
 from models.players import Player
 from models.tenancy import Principal
 from models.webhooks import emit_event
@@ -65,20 +65,10 @@ class JackpotDrop(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
-async def pool_account(session: AsyncSession, jackpot: Jackpot) -> str:
-    return await account_id(
-        session,
-        tenant_id=jackpot.tenant_id,
-        mode=jackpot.mode,
-        owner_type="jackpot_pool",
-        owner_id=jackpot.id,
-        asset=jackpot.currency,
-    )
-
-
 async def pool_of(session: AsyncSession, jackpot: Jackpot) -> int:
-    account = await session.get(Account, await pool_account(session, jackpot), populate_existing=True)
-    return account.balance if account is not None else 0
+    """The pool's balance (a read: safe in read-only transactions)."""
+    held = await balances(session, owner_type="jackpot_pool", owner_id=jackpot.id)
+    return held.get(jackpot.currency, 0)
 
 
 def _money(jackpot: Jackpot) -> Callable[[int], int | str]:
@@ -201,18 +191,7 @@ async def _drop(
         trigger_reason=reason,
     )
     session.add(dropped)
-    money = _money(jackpot)
-    body = {
-        "drop_id": drop_id,
-        "jackpot_id": jackpot.id,
-        "winner_username": winner,
-        "currency": jackpot.currency,
-        "amount": money(pool),
-        "pool_before": money(pool),
-        "pool_after": money(after),
-        "trigger_reason": reason,
-        "dropped_at": iso(dropped.created_at),
-    }
+    body = drop_view(jackpot, dropped)
     event = {
         key: body[key]
         for key in ("jackpot_id", "winner_username", "amount", "pool_before", "pool_after", "trigger_reason")
@@ -225,6 +204,21 @@ async def _drop(
         data={**event, "currency": jackpot.currency},
     )
     return body, deliveries
+
+
+def drop_view(jackpot: Jackpot, dropped: JackpotDrop) -> dict[str, Any]:
+    money = _money(jackpot)
+    return {
+        "drop_id": dropped.id,
+        "jackpot_id": jackpot.id,
+        "winner_username": dropped.winner_username,
+        "currency": jackpot.currency,
+        "amount": money(dropped.amount),
+        "pool_before": money(dropped.pool_before),
+        "pool_after": money(dropped.pool_after),
+        "trigger_reason": dropped.trigger_reason,
+        "dropped_at": iso(dropped.created_at),
+    }
 
 
 async def drop_jackpot(

@@ -44,6 +44,7 @@ LOOTBOX = Spec(
     operation="lootbox.open",
     event_type="lootbox.opened",
     noun="lootbox",
+    listing="opens",
     answer=_answer,
     event=_event,
 )

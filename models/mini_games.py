@@ -46,6 +46,7 @@ MINI_GAME = Spec(
     operation="mini_game.play",
     event_type="mini_game.played",
     noun="mini-game",
+    listing="plays",
     answer=_answer,
     event=_event,
 )

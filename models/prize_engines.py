@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from models.assets import to_units
+from models.assets import from_units, to_units
 from models.base import UTCDateTime, created_field, id_field, iso, utcnow
 from models.errors import Conflict, Cooldown, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -26,6 +26,7 @@ from models.idempotency import IdempotencyRecord, find_record
 from models.ledger import Leg, account_id, post_transaction
 from models.players import Player, advance_commitment
 from models.prizes import normalize_prize_table, weights
+from models.stats import chi_square
 from models.tenancy import Principal
 from models.webhooks import emit_event
 
@@ -99,6 +100,7 @@ class Spec:
     operation: str
     event_type: str
     noun: str
+    listing: str  # the path segment listing its draws
     answer: Callable[[Any, Any, str], dict[str, Any]]  # (engine, draw, next_server_seed_hash) -> body
     event: Callable[[Any, Any], dict[str, Any]]  # (engine, draw) -> webhook data
 
@@ -120,7 +122,7 @@ def engine_view(engine: PrizeEngine) -> dict[str, Any]:
     return view
 
 
-def segment(draw: PrizeDraw) -> dict[str, Any]:
+def segment(draw: PrizeDrawColumns) -> dict[str, Any]:
     amount = int(draw.amount) if draw.asset in {"WINZ", "XP"} else draw.amount
     return {"segment_label": draw.segment_label, "asset": draw.asset, "amount": amount}
 
@@ -297,3 +299,62 @@ async def _legs(
             Leg(await account("player", player.id, won["asset"]), won["asset"], units),
         ]
     return legs
+
+
+def draw_view(draw: PrizeDrawColumns) -> dict[str, Any]:
+    """A draw as operators list it: who, what, and the revealed seeds to verify it."""
+    return {
+        "id": draw.id,
+        "user_id": draw.username,
+        "outcome": segment(draw),
+        "cost_winz": draw.cost_winz,
+        "server_seed": draw.server_seed,
+        "server_seed_hash": draw.server_seed_hash,
+        "client_seed": draw.client_seed,
+        "nonce": draw.nonce,
+        "created_at": iso(draw.created_at),
+    }
+
+
+async def draw_stats(session: AsyncSession, spec: Spec, engine: PrizeEngine) -> dict[str, Any]:
+    """Counts per segment against the configured weights, a chi-square test, and the total paid per asset."""
+    model = spec.draw
+    rows = await session.execute(
+        select(model.segment_label, func.count()).where(model.engine_id == engine.id).group_by(model.segment_label)
+    )
+    counts = dict(rows.all())
+    table = engine.prize_table
+    observed = [int(counts.get(segment_["label"], 0)) for segment_ in table]
+    statistic, freedom, p_value = chi_square(observed, weights(table))
+    total, weight_sum = sum(observed), sum(weights(table))
+    paid: dict[str, int] = {}
+    for segment_, count in zip(table, observed, strict=True):
+        paid[segment_["asset"]] = paid.get(segment_["asset"], 0) + count * to_units(
+            segment_["asset"], segment_["amount"]
+        )
+    return {
+        "id": engine.id,
+        "draws": total,
+        "segments": [
+            {
+                "label": segment_["label"],
+                "weight": segment_["weight"],
+                "observed": count,
+                "expected": total * segment_["weight"] / weight_sum,
+                "observed_share": count / total if total else 0.0,
+                "expected_share": segment_["weight"] / weight_sum,
+            }
+            for segment_, count in zip(table, observed, strict=True)
+        ],
+        "chi_square": statistic,
+        "degrees_of_freedom": freedom,
+        "p_value": p_value,
+        "paid": {asset: from_units(asset, units) for asset, units in sorted(paid.items())},
+        "cost_collected_winz": int(
+            (
+                await session.execute(
+                    select(func.coalesce(func.sum(model.cost_winz), 0)).where(model.engine_id == engine.id)
+                )
+            ).scalar_one()
+        ),
+    }

@@ -45,6 +45,7 @@ class Tenant(SQLModel, table=True):
     slug: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     service_mode: str = Field(max_length=16)
+    rate_limit_per_second: int | None = Field(default=None)
     created_at: datetime = created_field()
 
 
@@ -83,6 +84,7 @@ class Principal:
     brand_slug: str
     mode: str
     scopes: tuple[str, ...]
+    rate_limit_per_second: int | None = None
 
     def allows(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes
@@ -98,6 +100,7 @@ def tenant_view(tenant: Tenant, brands: list[Brand]) -> dict[str, Any]:
         "slug": tenant.slug,
         "name": tenant.name,
         "service_mode": tenant.service_mode,
+        "rate_limit_per_second": tenant.rate_limit_per_second,
         "brands": [brand_view(brand) for brand in brands],
         "created_at": iso(tenant.created_at),
     }
@@ -135,6 +138,24 @@ async def get_tenant(session: AsyncSession, slug: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"no tenant {slug!r}")
     return tenant
+
+
+async def update_tenant(
+    session: AsyncSession, slug: str, *, name: str | None, rate_limit_per_second: int | None
+) -> Tenant:
+    """Rename a tenant or set its per-key rate limit (requests a second)."""
+    tenant = await get_tenant(session, slug)
+    tenant.name = name if name is not None else tenant.name
+    tenant.rate_limit_per_second = (
+        rate_limit_per_second if rate_limit_per_second is not None else tenant.rate_limit_per_second
+    )
+    await session.flush()
+    return tenant
+
+
+async def key_hashes(session: AsyncSession, tenant_id: str) -> list[str]:
+    rows = await session.execute(select(ApiKey.key_hash).where(ApiKey.tenant_id == tenant_id))
+    return list(rows.scalars())
 
 
 async def list_brands(session: AsyncSession, tenant_id: str) -> list[Brand]:
@@ -230,4 +251,5 @@ async def find_principal(session: AsyncSession, key: str) -> Principal | None:
         brand_slug=brand.slug,
         mode=api_key.mode,
         scopes=tuple(api_key.scopes),
+        rate_limit_per_second=tenant.rate_limit_per_second,
     )

@@ -89,6 +89,15 @@ def tournament_view(tournament: Tournament) -> dict[str, Any]:
     }
 
 
+def score_view(score: TournamentScore) -> dict[str, Any]:
+    return {
+        "user_id": score.username,
+        "source_wager_id": score.source_wager_id,
+        "points": score.points,
+        "created_at": iso(score.created_at),
+    }
+
+
 async def create_tournament(session: AsyncSession, principal: Principal, *, config: dict[str, Any]) -> Tournament:
     if config["ends_at"] <= config["starts_at"]:
         raise InvalidInput("must be after starts_at", field="ends_at")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import Provide
 
 from api.auth import app_state, cache_key, provide_admin
-from api.schemas import BrandCreate, KeyCreate, TenantCreate
+from api.schemas import BrandCreate, KeyCreate, TenantCreate, TenantPatch
 from models import tenancy
 
 
@@ -28,6 +28,10 @@ class TenantController(Controller):
                 brand_slug=data.brand.slug,
                 brand_name=data.brand.name,
             )
+            if data.rate_limit_per_second is not None:
+                tenant = await tenancy.update_tenant(
+                    session, data.slug, name=None, rate_limit_per_second=data.rate_limit_per_second
+                )
         return tenancy.tenant_view(tenant, [brand])
 
     @get("/")
@@ -41,6 +45,22 @@ class TenantController(Controller):
         async with app_state(request).db.reader() as session:
             tenant = await tenancy.get_tenant(session, slug)
             return tenancy.tenant_view(tenant, await tenancy.list_brands(session, tenant.id))
+
+    @patch("/{slug:str}")
+    async def change(
+        self, request: Request[Any, Any, Any], admin: None, slug: str, data: TenantPatch
+    ) -> dict[str, Any]:
+        """Rename a tenant or change its per-key rate limit (effective within a minute on every API process)."""
+        state = app_state(request)
+        async with state.db.transaction() as session:
+            tenant = await tenancy.update_tenant(
+                session, slug, name=data.name, rate_limit_per_second=data.rate_limit_per_second
+            )
+            brands = await tenancy.list_brands(session, tenant.id)
+            hashes = await tenancy.key_hashes(session, tenant.id)
+        if hashes:
+            await state.redis.delete(*(cache_key(key_hash) for key_hash in hashes))
+        return tenancy.tenant_view(tenant, brands)
 
     @post("/{slug:str}/brands")
     async def add_brand(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,7 @@ from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
-from api.pagination import listing, page
+from api.pagination import listing, page, window
 from api.routes.engines import accept, create_engine, engine_handlers, scope
 from api.schemas import ContributeRequest, DropRequest, JackpotCreate
 from models import jackpots
@@ -105,31 +106,49 @@ async def contributions(
     user: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     """Contributions newest first."""
-    window = page(limit, cursor)
+    paging = page(limit, cursor, since, until)
     model = jackpots.JackpotContribution
     async with app_state(request).db.reader() as session:
         jackpot = await jackpots.get_jackpot(session, jackpot_id=engine_id, **scope(principal))
-        query = (
-            select(model).where(model.jackpot_id == jackpot.id).order_by(col(model.seq).desc()).limit(window.limit + 1)
-        )
+        query = select(model).where(model.jackpot_id == jackpot.id)
         if user is not None:
             query = query.where(model.username == user)
-        if window.after is not None:
-            query = query.where(col(model.seq) < window.after)
-        rows = list((await session.execute(query)).scalars())
-    data = [
-        {
+        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
+
+    def view(row: jackpots.JackpotContribution) -> dict[str, Any]:
+        return {
             "contribution_id": row.id,
             "user_id": row.username,
             "source_wager_id": row.source_wager_id,
             "amount": from_units(jackpot.currency, row.amount),
             "created_at": iso(row.created_at),
         }
-        for row in rows
-    ]
-    return listing(data, [row.seq or 0 for row in rows], window.limit)
+
+    return listing(rows, paging, view, lambda row: (row.created_at, row.id))
+
+
+@get("/{engine_id:str}/drops", opt={"scope": "engines:read"}, tags=["jackpot"])
+async def drops(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    engine_id: str,
+    limit: int | None = None,
+    cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Drops newest first."""
+    paging = page(limit, cursor, since, until)
+    model = jackpots.JackpotDrop
+    async with app_state(request).db.reader() as session:
+        jackpot = await jackpots.get_jackpot(session, jackpot_id=engine_id, **scope(principal))
+        query = select(model).where(model.jackpot_id == jackpot.id)
+        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
+    return listing(rows, paging, lambda row: jackpots.drop_view(jackpot, row), lambda row: (row.created_at, row.id))
 
 
 router = Router(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from api.auth import app_state
-from api.pagination import listing, page
+from api.pagination import listing, page, window
 from api.schemas import PlayerCreate
 from api.writes import write_once
 from models.assets import from_units
@@ -93,8 +94,11 @@ async def ledger(
     username: str,
     limit: int | None = None,
     cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
-    window = page(limit, cursor)
+    """The player's postings, newest first."""
+    paging = page(limit, cursor, since, until)
     async with app_state(request).db.reader() as session:
         player = await get_player(session, principal, username)
         query = (
@@ -102,14 +106,12 @@ async def ledger(
             .join(Account, col(Account.id) == Posting.account_id)
             .join(LedgerTransaction, col(LedgerTransaction.id) == Posting.transaction_id)
             .where(Account.owner_type == "player", Account.owner_id == player.id)
-            .order_by(col(Posting.id).desc())
-            .limit(window.limit + 1)
         )
-        if window.after is not None:
-            query = query.where(col(Posting.id) < window.after)
-        rows = (await session.execute(query)).all()
-    data = [
-        {
+        rows = (await session.execute(window(query, col(Posting.created_at), col(Posting.id), paging))).all()
+
+    def view(row: Any) -> dict[str, Any]:
+        posting, kind, reference = row
+        return {
             "transaction_id": posting.transaction_id,
             "kind": kind,
             "reference": reference,
@@ -117,6 +119,5 @@ async def ledger(
             "amount": from_units(posting.asset, posting.amount),
             "created_at": iso(posting.created_at),
         }
-        for posting, kind, reference in rows
-    ]
-    return listing(data, [posting.id or 0 for posting, _, _ in rows], window.limit)
+
+    return listing(rows, paging, view, lambda row: (row[0].created_at, row[0].id))

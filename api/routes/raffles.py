@@ -13,7 +13,7 @@ from actors.draws import draw_raffle_actor, enter_raffle_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
-from api.pagination import listing, page
+from api.pagination import listing, page, window
 from api.routes.engines import create_engine, engine_handlers, scope
 from api.schemas import DrawRequest, EnterRequest, RaffleCreate
 from models import raffles
@@ -83,23 +83,19 @@ async def entries(
     user: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     """Entries newest first, each with its ticket range."""
-    window = page(limit, cursor)
+    paging = page(limit, cursor, since, until)
+    model = raffles.RaffleEntry
     async with app_state(request).db.reader() as session:
         raffle = await raffles.get_raffle(session, raffle_id=engine_id, **scope(principal))
-        query = (
-            select(raffles.RaffleEntry)
-            .where(raffles.RaffleEntry.raffle_id == raffle.id)
-            .order_by(col(raffles.RaffleEntry.first_ticket).desc())
-            .limit(window.limit + 1)
-        )
+        query = select(model).where(model.raffle_id == raffle.id)
         if user is not None:
-            query = query.where(raffles.RaffleEntry.username == user)
-        if window.after is not None:
-            query = query.where(col(raffles.RaffleEntry.first_ticket) < window.after)
-        rows = list((await session.execute(query)).scalars())
-    return listing([raffles.entry_view(row) for row in rows], [row.first_ticket for row in rows], window.limit)
+            query = query.where(model.username == user)
+        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
+    return listing(rows, paging, raffles.entry_view, lambda row: (row.created_at, row.id))
 
 
 router = Router(

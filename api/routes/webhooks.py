@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from actors.webhooks import deliver_webhook
 from api.auth import app_state
-from api.pagination import listing, page
+from api.pagination import listing, page, window
 from api.schemas import WebhookCreate, WebhookPatch
 from api.writes import write_once
 from models.base import utcnow
@@ -110,31 +110,35 @@ async def deliveries(
     request: Request[Any, Any, Any],
     principal: Principal,
     webhook_id: str,
+    status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
-    window = page(limit, cursor)
+    """Deliveries newest first, each with every attempt (time, status code or error, latency)."""
+    paging = page(limit, cursor, since, until)
     async with app_state(request).db.reader() as session:
         endpoint = await get_endpoint(
             session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
         )
         query = (
-            select(WebhookDelivery, WebhookEvent, col(WebhookEvent.created_at))
+            select(WebhookDelivery, WebhookEvent)
             .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
             .where(WebhookDelivery.endpoint_id == endpoint.id)
-            .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
-            .limit(window.limit + 1)
         )
-        if window.after is not None:
-            query = query.where(col(WebhookDelivery.created_at) < _moment(window.after))
-        rows = (await session.execute(query)).all()
-        attempts = await _attempts(session, [delivery.id for delivery, _, _ in rows])
-    data = [delivery_view(delivery, event, attempts.get(delivery.id, [])) for delivery, event, _ in rows]
-    return listing(data, [int(delivery.created_at.timestamp() * 1_000_000) for delivery, _, _ in rows], window.limit)
-
-
-def _moment(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, UTC)
+        if status is not None:
+            query = query.where(WebhookDelivery.status == status)
+        rows = (
+            await session.execute(window(query, col(WebhookDelivery.created_at), col(WebhookDelivery.id), paging))
+        ).all()
+        attempts = await _attempts(session, [delivery.id for delivery, _ in rows])
+    return listing(
+        rows,
+        paging,
+        lambda row: delivery_view(row[0], row[1], attempts.get(row[0].id, [])),
+        lambda row: (row[0].created_at, row[0].id),
+    )
 
 
 async def _attempts(session: AsyncSession, delivery_ids: list[str]) -> dict[str, list[WebhookAttempt]]:

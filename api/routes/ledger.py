@@ -1,0 +1,72 @@
+"""``GET /v1/ledger/transactions``: every ledger transaction of the key's tenant and mode, with its postings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, get
+from sqlmodel import col, select
+
+from api.auth import app_state
+from api.pagination import listing, page, window
+from models.assets import from_units
+from models.base import iso
+from models.ledger import Account, LedgerTransaction, Posting
+from models.players import get_player
+from models.tenancy import Principal
+
+
+@get("/v1/ledger/transactions", opt={"scope": "ledger:read"}, tags=["ledger"], summary="List ledger transactions")
+async def transactions(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    user: str | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Transactions newest first, each with its balanced postings; filter by player, kind and time."""
+    paging = page(limit, cursor, since, until)
+    model = LedgerTransaction
+    async with app_state(request).db.reader() as session:
+        query = select(model).where(model.tenant_id == principal.tenant_id, model.mode == principal.mode)
+        if kind is not None:
+            query = query.where(model.kind == kind)
+        if user is not None:
+            player = await get_player(session, principal, user, field="user")
+            touching = (
+                select(Posting.transaction_id)
+                .join(Account, col(Account.id) == Posting.account_id)
+                .where(Account.owner_type == "player", Account.owner_id == player.id)
+            )
+            query = query.where(col(model.id).in_(touching))
+        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
+        legs = await session.execute(
+            select(Posting, Account.owner_type, Account.owner_id)
+            .join(Account, col(Account.id) == Posting.account_id)
+            .where(col(Posting.transaction_id).in_([row.id for row in rows]))
+            .order_by(col(Posting.id))
+        )
+        postings: dict[str, list[dict[str, Any]]] = {}
+        for posting, owner_type, owner_id in legs.all():
+            postings.setdefault(posting.transaction_id, []).append(
+                {
+                    "account": {"owner_type": owner_type, "owner_id": owner_id},
+                    "asset": posting.asset,
+                    "amount": from_units(posting.asset, posting.amount),
+                }
+            )
+
+    def view(row: LedgerTransaction) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "kind": row.kind,
+            "reference": row.reference,
+            "created_at": iso(row.created_at),
+            "postings": postings.get(row.id, []),
+        }
+
+    return listing(rows, paging, view, lambda row: (row.created_at, row.id))
