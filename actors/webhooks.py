@@ -23,7 +23,14 @@ from models.base import iso, utcnow
 from models.errors import InvalidInput
 from models.signing import sign
 from models.urlguard import check_url
-from models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, retry_delay
+from models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    retry_delay,
+    signing_secrets,
+)
 
 RETRYABLE = {408, 429}
 USER_AGENT = "WOWsino-Webhooks/1"
@@ -111,7 +118,9 @@ async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | N
         "user-agent": USER_AGENT,
         "webhook-id": event.id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(endpoint.secret, event.id, timestamp, body),
+        "webhook-signature": " ".join(
+            sign(secret, event.id, timestamp, body) for secret in signing_secrets(endpoint, utcnow())
+        ),
     }
     try:
         async with httpx.AsyncClient(timeout=rt.settings.webhook_timeout_s, follow_redirects=False) as client:

@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from api.auth import provide_principal
+from api.auth import provide_principal, require_key
 from api.errors import EXCEPTION_HANDLERS
 from api.routes import (
     admin,
@@ -60,9 +60,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             webhooks.remove,
             webhooks.deliveries,
             webhooks.redeliver,
+            webhooks.rotate,
+            webhooks.redeliver_failed,
             operations.show,
         ],
         dependencies={"principal": Provide(provide_principal)},
+        guards=[require_key],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan(settings)],
         request_max_body_size=settings.max_body_bytes,

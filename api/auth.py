@@ -14,6 +14,8 @@ import time
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
 
 from api.state import AppState
 from models.errors import Forbidden, RateLimited, Unauthorized
@@ -30,8 +32,8 @@ def app_state(request: Request[Any, Any, Any]) -> AppState:
     return request.app.state.wowsino  # type: ignore[no-any-return]
 
 
-def _bearer(request: Request[Any, Any, Any]) -> str:
-    header = request.headers.get("authorization", "")
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
@@ -65,18 +67,30 @@ async def authenticate(state: AppState, key: str) -> Principal:
     return principal
 
 
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The caller's principal, with the route's scope checked."""
-    principal = await authenticate(app_state(request), _bearer(request))
-    scope = request.route_handler.opt.get("scope")
+async def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard of every route that takes a ``principal``: authenticate, count, check the route's scope.
+
+    Guards run before the body is read, so a caller without the right key never learns how its
+    request would have been validated.
+    """
+    if "principal" not in handler.parsed_fn_signature.parameters:
+        return
+    principal = await authenticate(connection.app.state.wowsino, _bearer(connection))
+    scope = handler.opt.get("scope")
     if scope and not principal.allows(scope):
         raise Forbidden(f"this key lacks the {scope!r} scope")
+    connection.state.principal = principal
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The principal the ``require_key`` guard authenticated."""
+    principal: Principal = request.state.principal
     return principal
 
 
-async def provide_admin(request: Request[Any, Any, Any]) -> None:
-    """Refuse anything but the platform admin token."""
-    expected = app_state(request).settings.admin_token or ""
-    given = _bearer(request)
+async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the platform administration routes: only the admin token passes."""
+    expected = connection.app.state.wowsino.settings.admin_token or ""
+    given = _bearer(connection)
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("admin token required")

@@ -204,3 +204,7 @@ class WebhookPatch(Body):
     url: Annotated[str, Meta(min_length=1, max_length=2048)] | None = None
     events: Annotated[list[EventPattern], Meta(min_length=1, max_length=32)] | None = None
     status: Literal["active", "paused"] | None = None
+
+
+class RedeliverRequest(Body):
+    since: Moment

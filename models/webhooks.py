@@ -44,6 +44,8 @@ class WebhookEndpoint(SQLModel, table=True):
     url: str = Field(max_length=2048)
     events: list[str] = Field(sa_column=Column(JSON, nullable=False))
     secret: str = Field(max_length=80)
+    previous_secret: str | None = Field(default=None, max_length=80)
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default="active", max_length=8)
     created_at: datetime = created_field()
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -104,6 +106,24 @@ def retry_delay(attempts_made: int, schedule: Sequence[float], repeat_s: float) 
     return base * random.uniform(1 - JITTER, 1 + JITTER)
 
 
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets to sign with: the current one, and the previous one for 24 hours after a rotation."""
+    secrets_ = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
+        secrets_.append(endpoint.previous_secret)
+    return secrets_
+
+
+def rotate_secret(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """A new signing secret; the old one keeps verifying (both signatures are sent) for 24 hours."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
+    endpoint.secret = new_secret()
+
+
 def endpoint_view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": endpoint.id,
@@ -115,6 +135,8 @@ def endpoint_view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> di
     }
     if with_secret:
         view["signing_secret"] = endpoint.secret
+    if endpoint.previous_secret_expires_at is not None:
+        view["previous_secret_expires_at"] = iso(endpoint.previous_secret_expires_at)
     return view
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.di import Provide
 
-from api.auth import app_state, cache_key, provide_admin
+from api.auth import app_state, cache_key, require_admin
 from api.schemas import BrandCreate, KeyCreate, TenantCreate, TenantPatch
 from models import tenancy
 
@@ -15,10 +14,10 @@ from models import tenancy
 class TenantController(Controller):
     path = "/tenants"
     tags = ["admin"]
-    dependencies = {"admin": Provide(provide_admin)}
+    guards = [require_admin]
 
     @post("/")
-    async def create(self, request: Request[Any, Any, Any], admin: None, data: TenantCreate) -> dict[str, Any]:
+    async def create(self, request: Request[Any, Any, Any], data: TenantCreate) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             tenant, brand = await tenancy.create_tenant(
                 session,
@@ -35,21 +34,19 @@ class TenantController(Controller):
         return tenancy.tenant_view(tenant, [brand])
 
     @get("/")
-    async def list(self, request: Request[Any, Any, Any], admin: None) -> dict[str, Any]:
+    async def list(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             tenants = await tenancy.list_tenants(session)
         return {"data": [tenancy.tenant_view(tenant, brands) for tenant, brands in tenants], "next_cursor": None}
 
     @get("/{slug:str}")
-    async def show(self, request: Request[Any, Any, Any], admin: None, slug: str) -> dict[str, Any]:
+    async def show(self, request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             tenant = await tenancy.get_tenant(session, slug)
             return tenancy.tenant_view(tenant, await tenancy.list_brands(session, tenant.id))
 
     @patch("/{slug:str}")
-    async def change(
-        self, request: Request[Any, Any, Any], admin: None, slug: str, data: TenantPatch
-    ) -> dict[str, Any]:
+    async def change(self, request: Request[Any, Any, Any], slug: str, data: TenantPatch) -> dict[str, Any]:
         """Rename a tenant or change its per-key rate limit (effective within a minute on every API process)."""
         state = app_state(request)
         async with state.db.transaction() as session:
@@ -63,24 +60,20 @@ class TenantController(Controller):
         return tenancy.tenant_view(tenant, brands)
 
     @post("/{slug:str}/brands")
-    async def add_brand(
-        self, request: Request[Any, Any, Any], admin: None, slug: str, data: BrandCreate
-    ) -> dict[str, Any]:
+    async def add_brand(self, request: Request[Any, Any, Any], slug: str, data: BrandCreate) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             brand = await tenancy.add_brand(session, slug, slug=data.slug, name=data.name)
         return tenancy.brand_view(brand)
 
     @post("/{slug:str}/keys")
-    async def issue_key(
-        self, request: Request[Any, Any, Any], admin: None, slug: str, data: KeyCreate
-    ) -> dict[str, Any]:
+    async def issue_key(self, request: Request[Any, Any, Any], slug: str, data: KeyCreate) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             return await tenancy.issue_key(
                 session, slug, brand_slug=data.brand, mode=data.mode, scopes=list(data.scopes) if data.scopes else None
             )
 
     @delete("/{slug:str}/keys/{key_id:str}", status_code=204)
-    async def revoke_key(self, request: Request[Any, Any, Any], admin: None, slug: str, key_id: str) -> None:
+    async def revoke_key(self, request: Request[Any, Any, Any], slug: str, key_id: str) -> None:
         state = app_state(request)
         async with state.db.transaction() as session:
             key_hash = await tenancy.revoke_key(session, slug, key_id)

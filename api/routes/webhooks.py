@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from actors.webhooks import deliver_webhook
 from api.auth import app_state
 from api.pagination import listing, page, window
-from api.schemas import WebhookCreate, WebhookPatch
+from api.schemas import RedeliverRequest, WebhookCreate, WebhookPatch
 from api.writes import write_once
 from models.base import utcnow
 from models.errors import NotFound
@@ -29,6 +29,7 @@ from models.webhooks import (
     endpoint_view,
     get_endpoint,
     list_endpoints,
+    rotate_secret,
     update_endpoint,
 )
 
@@ -152,6 +153,46 @@ async def _attempts(session: AsyncSession, delivery_ids: list[str]) -> dict[str,
         for attempt in rows.scalars():
             found.setdefault(attempt.delivery_id, []).append(attempt)
     return found
+
+
+@post("/v1/webhooks/{webhook_id:str}/rotate-secret", opt=SCOPE, tags=["webhooks"], status_code=201)
+async def rotate(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
+    """A new signing secret, shown once; the previous one keeps verifying for 24 hours."""
+    async with app_state(request).db.transaction() as session:
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
+        rotate_secret(endpoint, utcnow())
+        await session.flush()
+        return endpoint_view(endpoint, with_secret=True)
+
+
+@post("/v1/webhooks/{webhook_id:str}/redeliver", opt=SCOPE, tags=["webhooks"], status_code=202)
+async def redeliver_failed(
+    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: RedeliverRequest
+) -> dict[str, Any]:
+    """Send again every failed delivery of this subscription created since a time."""
+    async with app_state(request).db.transaction() as session:
+        endpoint = await get_endpoint(
+            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
+        )
+        rows = await session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.attempt_count).where(
+                WebhookDelivery.endpoint_id == endpoint.id,
+                WebhookDelivery.status == "failed",
+                col(WebhookDelivery.created_at) >= data.since,
+            )
+        )
+        failed = list(rows.all())
+        if failed:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(col(WebhookDelivery.id).in_([delivery_id for delivery_id, _ in failed]))
+                .values(status="pending", next_attempt_at=utcnow())
+            )
+    for delivery_id, attempt in failed:
+        await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
+    return {"redelivered": len(failed)}
 
 
 @post(

@@ -174,3 +174,44 @@ def test_sweep_delivers_events_whose_message_was_lost(stack: Stack, sandbox: Ope
             stack.webhooks.send(signal.SIGCONT)
         received = hooks.wait_for(1, timeout=20)
     assert len(received) >= 1 and json.loads(received[0].body)["type"] == "lootbox.opened"
+
+
+def test_rotated_secret_sends_both_signatures_for_a_day(sandbox: Operator) -> None:
+    with receiver() as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        rotated = sandbox.client.post(f"/v1/webhooks/{subscription['id']}/rotate-secret")
+        assert rotated.status_code == 201
+        new_secret = str(rotated.json()["signing_secret"])
+        assert new_secret != subscription["signing_secret"] and "previous_secret_expires_at" in rotated.json()
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        delivered = hooks.wait_for(1)[0]
+    assert len(delivered.headers["webhook-signature"].split()) == 2
+    Webhook(new_secret).verify(delivered.body, delivered.headers)  # receivers on the new secret
+    Webhook(str(subscription["signing_secret"])).verify(delivered.body, delivered.headers)  # and still on the old
+    assert "signing_secret" not in sandbox.client.get(f"/v1/webhooks/{subscription['id']}").json()
+
+
+def test_redeliver_every_failed_delivery_since_a_time(sandbox: Operator) -> None:
+    with receiver(script=[400, 400]) as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        for _ in range(2):
+            sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        hooks.wait_for(2)
+        deliveries = f"/v1/webhooks/{subscription['id']}/deliveries"
+        wait_until(
+            lambda: {d["status"] for d in sandbox.client.get(deliveries).json()["data"]} == {"failed"}, what="failures"
+        )
+        again = sandbox.client.post(
+            f"/v1/webhooks/{subscription['id']}/redeliver", json={"since": "2000-01-01T00:00:00Z"}
+        )
+        assert again.status_code == 202 and again.json() == {"redelivered": 2}
+        hooks.wait_for(4)
+        wait_until(
+            lambda: {d["status"] for d in sandbox.client.get(deliveries).json()["data"]} == {"succeeded"},
+            what="redelivery",
+        )
+    assert sorted(hit.answered for hit in hooks.received) == [200, 200, 400, 400]

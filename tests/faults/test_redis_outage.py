@@ -1,0 +1,64 @@
+"""Redis stopped, restarted and flushed: 503 problems while it is gone, recovery by itself after."""
+
+from __future__ import annotations
+
+import signal
+
+import httpx
+import redis
+
+from tests.support.api import Operator
+from tests.support.processes import wait_until
+from tests.support.stack import Stack
+
+
+def test_api_answers_503_while_redis_is_gone_and_recovers(victim: Stack, tenant: Operator) -> None:
+    username = tenant.player()
+    box = tenant.lootbox()
+    before = tenant.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": "pre"})
+    assert before.status_code == 201
+    victim.redis_server.send(signal.SIGSTOP)  # unreachable: connections hang, then time out
+    victim.redis_server.stop()
+    try:
+        down = tenant.client.get("/v1/me")
+        assert down.status_code == 503 and down.headers["content-type"].startswith("application/problem+json")
+        ready = httpx.get(f"{victim.url}/ready")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("unavailable")
+        opened = tenant.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        assert opened.status_code == 503
+    finally:
+        victim.redis_server.start()
+    wait_until(lambda: tenant.client.get("/v1/me").status_code == 200, timeout=30, what="API recovery")
+    wait_until(lambda: httpx.get(f"{victim.url}/ready").status_code == 200, timeout=30, what="readiness")
+    # Redis came back empty: the replay still finds the first open in the database
+    replay = tenant.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": "pre"})
+    assert replay.status_code == 201 and replay.json()["open_id"] == before.json()["open_id"]
+    # and workers consume again
+    after = tenant.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+    assert after.status_code == 201
+    assert tenant.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 2
+
+
+def test_flush_rebuilds_leaderboards_and_keeps_deduplication(victim: Stack, tenant: Operator) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    username = tenant.player()
+    now = datetime.now(UTC)
+    tournament = tenant.client.post(
+        "/v1/tournaments",
+        json={
+            "name": "t",
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "prizes": [{"rank_from": 1, "rank_to": 1, "prize_winz": 1}],
+        },
+    ).json()["id"]
+    score = {"user_id": username, "source_wager_id": "w1", "points": 5}
+    tenant.client.post(f"/v1/tournaments/{tournament}/score", json=score)
+    board = f"/v1/tournaments/{tournament}/leaderboard"
+    wait_until(lambda: tenant.client.get(board).json()["data"] != [], what="the score")
+    redis.Redis.from_url(victim.redis_url).flushall()
+    assert tenant.client.post(f"/v1/tournaments/{tournament}/score", json=score).status_code == 202  # claim forgotten
+    tenant.client.post(f"/v1/tournaments/{tournament}/score", json={**score, "source_wager_id": "w2"})
+    wait_until(lambda: tenant.client.get(board).json()["data"][0]["points"] == 10, what="the second score")
+    assert tenant.client.get(board).json()["data"] == [{"rank": 1, "username": username, "points": 10}]
