@@ -7,6 +7,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
 from config import get_settings
+from models.redis_client import connect_sync
 
 QUEUE_DRAWS = "draws"
 QUEUE_EVENTS = "events"
@@ -17,7 +18,7 @@ def build_broker() -> RedisBroker:
     """A Redis broker whose heartbeat timeout and maintenance chance come from settings (tests shrink them)."""
     settings = get_settings()
     broker = RedisBroker(  # type: ignore[no-untyped-call]
-        url=settings.redis_url,
+        client=connect_sync(settings.redis_url),
         namespace="wowsino",
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,

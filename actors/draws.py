@@ -20,6 +20,7 @@ from actors.results import publish_result
 from actors.runtime import runtime
 from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
+from models.engines import engine_cache_key
 from models.errors import DomainError
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
@@ -195,3 +196,4 @@ async def close_tournament_actor(
         )
 
     await run_for_player(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work)
+    await runtime().redis.delete(engine_cache_key(tournament_id))  # API processes stop accepting scores at once

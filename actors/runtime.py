@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from config import Settings, get_settings
 from models.db import Database
+from models.redis_client import connect
 
 
 @dataclass
@@ -24,4 +25,4 @@ class Runtime:
 @cache
 def runtime() -> Runtime:
     settings = get_settings()
-    return Runtime(settings=settings, db=Database(settings), redis=Redis.from_url(settings.redis_url))
+    return Runtime(settings=settings, db=Database(settings), redis=connect(settings.redis_url))

@@ -33,6 +33,7 @@ from models.webhooks import (
 )
 
 RETRYABLE = {408, 429}
+REFUSED = "refused: "
 USER_AGENT = "WOWsino-Webhooks/1"
 
 
@@ -77,7 +78,8 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
     status_code, error, latency_ms = await _post(endpoint, event)
     now = utcnow()
     ok = status_code is not None and 200 <= status_code < 300
-    retry = not ok and (status_code is None or status_code in RETRYABLE or status_code >= 500)
+    refused = error is not None and error.startswith(REFUSED)  # the URL guard: retrying cannot help
+    retry = not ok and not refused and (status_code is None or status_code in RETRYABLE or status_code >= 500)
     delay = retry_delay(attempt + 1, rt.settings.webhook_retry_schedule_s, rt.settings.webhook_retry_repeat_s)
     next_at = now + timedelta(seconds=delay)
     if retry and next_at > delivery.created_at + timedelta(seconds=rt.settings.webhook_retry_horizon_s):
@@ -107,7 +109,7 @@ async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | N
     try:
         check_url(endpoint.url, endpoint.mode)
     except InvalidInput as refused:
-        return None, f"refused: {refused.detail}", 0
+        return None, f"{REFUSED}{refused.detail}", 0
     timestamp = int(time.time())
     body = json.dumps(
         {"id": event.id, "type": event.type, "delivered_at": iso(utcnow().replace(microsecond=0)), "data": event.data},

@@ -51,13 +51,13 @@ async def engine_facts(
     return facts
 
 
-async def require_player(state: AppState, principal: Principal, username: str) -> None:
-    """``NotFound`` (field ``user_id``) unless the player exists in the key's brand and mode."""
+async def require_player(state: AppState, principal: Principal, username: str, *, field: str = "user_id") -> None:
+    """``NotFound`` (naming *field*) unless the player exists in the key's brand and mode."""
     key = f"wowsino:player:{principal.brand_id}:{principal.mode}:{username}"
     if await state.redis.exists(key):
         return
     async with state.db.reader() as session:
-        await get_player(session, principal, username, field="user_id")
+        await get_player(session, principal, username, field=field)
     await state.redis.set(key, "1", ex=PLAYER_TTL_S)
 
 

@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from litestar import Litestar
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from api.waiter import ResultWaiter
 from config import Settings
 from models.db import Database
+from models.redis_client import connect
 
 
 @dataclass
@@ -27,10 +28,10 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 
     @asynccontextmanager
     async def manage(app: Litestar) -> AsyncIterator[None]:
-        redis = Redis(
-            connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5)
-        )
-        state = AppState(settings=settings, db=Database(settings), redis=redis, waiter=ResultWaiter(redis))
+        redis = connect(settings.redis_url, max_connections=256)
+        listener = connect(settings.redis_url, max_connections=4, listener=True)
+        waiter = ResultWaiter(redis, listener)
+        state = AppState(settings=settings, db=Database(settings), redis=redis, waiter=waiter)
         state.waiter.start()
         app.state.wowsino = state
         try:
@@ -39,5 +40,6 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             await state.waiter.stop()
             await state.db.dispose()
             await redis.aclose()
+            await listener.aclose()
 
     return manage

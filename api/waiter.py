@@ -25,8 +25,9 @@ RECHECK_S = 0.25
 class ResultWaiter:
     """Futures keyed by operation id, resolved from the ``operations:done`` channel."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, listener: Redis) -> None:
         self._redis = redis
+        self._listener = listener
         self._waiting: dict[str, set[asyncio.Future[None]]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -42,7 +43,7 @@ class ResultWaiter:
     async def _listen(self) -> None:
         while True:
             try:
-                async with self._redis.pubsub() as pubsub:
+                async with self._listener.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     async for message in pubsub.listen():
                         if message["type"] == "message":

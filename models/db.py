@@ -7,6 +7,7 @@ starts ordinary deferred transactions, so reading never queues behind writers (W
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,11 +54,18 @@ class Database:
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time; queueing a process's writers here costs nothing, while
+        # letting them contend for the file lock makes SQLite's busy handler sleep up to 100 ms each.
+        self._one_writer = asyncio.Lock() if settings.is_sqlite else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one write transaction, committed on success and rolled back on error."""
-        async with self._writer() as session, session.begin():
+        if self._one_writer is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._one_writer, self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager

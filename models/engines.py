@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, utcnow
-from models.errors import InvalidInput, NotFound
+from models.errors import Conflict, InvalidInput, NotFound
 from models.idempotency import IdempotencyRecord
 from models.players import Player
 
 STATUSES = frozenset({"active", "paused", "archived"})
+FINAL_STATUSES = frozenset({"completed", "closed"})  # a drawn raffle, a paid tournament
 
 
 class EngineColumns(SQLModel):
@@ -62,6 +63,8 @@ def change_engine(
 ) -> None:
     if status is not None and status not in allowed:
         raise InvalidInput(f"must be one of {', '.join(sorted(allowed))}", field="status")
+    if status is not None and engine.status in FINAL_STATUSES:
+        raise Conflict(f"a {engine.status} engine keeps its status")
     engine.name = name if name is not None else engine.name
     engine.status = status if status is not None else engine.status
     engine.updated_at = utcnow()

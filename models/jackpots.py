@@ -149,6 +149,8 @@ async def contribute(
 ) -> list[str]:
     """Grow the pool once per ``source_wager_id``; drop it if it reaches ``must_drop_at``. Returns deliveries."""
     jackpot = await get_jackpot(session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, jackpot_id=jackpot_id)
+    if jackpot.status != "active":
+        raise Conflict(f"jackpot is {jackpot.status}")
     player = await player_by_name(session, brand_id=brand_id, mode=mode, username=username)
     contribution_id = new_id()
     inserted = await session.execute(

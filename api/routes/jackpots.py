@@ -21,7 +21,7 @@ from api.schemas import ContributeRequest, DropRequest, JackpotCreate
 from models import jackpots
 from models.assets import from_units, to_units
 from models.base import iso
-from models.errors import InvalidInput
+from models.errors import Conflict, InvalidInput
 from models.pipeline import CONTRIBUTE
 from models.tenancy import Principal
 
@@ -66,6 +66,8 @@ async def contribute(
     """Accept a wager's contribution (``202``); counted once per ``source_wager_id``."""
     state = app_state(request)
     facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
+    if facts["status"] != "active":
+        raise Conflict(f"jackpot is {facts['status']}")
     units = _positive_units(facts["currency"], data.amount, "amount")
     await require_player(state, principal, data.user_id)
     event = {
@@ -88,7 +90,7 @@ async def drop(
     state = app_state(request)
     await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
     if data.winner_user_id is not None:
-        await require_player(state, principal, data.winner_user_id)
+        await require_player(state, principal, data.winner_user_id, field="winner_user_id")
 
     def job(operation_id: str, key: str, digest: str) -> Job:
         where = (principal.tenant_id, principal.mode, principal.brand_id, engine_id)

@@ -103,6 +103,8 @@ async def _normalize(state: AppState, principal: Principal, item: Item, now: dat
             "points": item.points,
         }
     facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", item.jackpot_id)
+    if facts["status"] != "active":
+        raise Conflict(f"jackpot is {facts['status']}")
     units = to_units(facts["currency"], item.amount)
     if units <= 0:
         raise InvalidInput("must be above zero", field="amount")
