@@ -1,0 +1,350 @@
+"""The documentation, executed: the quick start's commands, the fairness verifier and the webhook examples.
+
+The quick start's ``bash`` blocks run in order, as one script, against a stack started by ``wowsino run``
+exactly as ``make run`` starts it; the verifiers are taken out of ``docs/`` and run on real responses and
+on real signatures. A change to the code that makes the docs wrong makes these tests fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from models.signing import new_secret, sign
+from tests.support.api import Operator, grant, provision
+from tests.support.processes import BIN, ROOT, Process, free_port, fresh_database, wait_http
+
+DOCS = ROOT / "docs"
+NOT_RUN = "<!-- not run by tests: starts the stack -->"
+FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```[ \t]*$", re.S | re.M)
+
+
+@dataclass(frozen=True)
+class Block:
+    lang: str
+    code: str
+    marker: str  # the line just before the opening fence
+
+
+def blocks(name: str, lang: str) -> list[Block]:
+    """The fenced blocks of one language in a docs file, in order."""
+    text = (DOCS / name).read_text()
+    found = []
+    for match in FENCE.finditer(text):
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        found.append(Block(match["lang"], match["code"], before.strip()))
+    return [block for block in found if block.lang == lang]
+
+
+def block_with(name: str, lang: str, needle: str) -> str:
+    matching = [block.code for block in blocks(name, lang) if needle in block.code]
+    assert len(matching) == 1, f"expected one {lang} block with {needle!r} in docs/{name}, found {len(matching)}"
+    return matching[0]
+
+
+@dataclass(frozen=True)
+class Launched:
+    url: str
+    home: Path
+    stack: Process
+
+    def admin(self) -> httpx.Client:
+        token = (self.home / "var" / "admin-token").read_text().strip()
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
+    """``wowsino run`` in an empty folder: its own Redis, a fresh database, a generated admin token."""
+    home = tmp_path_factory.mktemp("docs-home")
+    database_url, drop = fresh_database(home)
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "WOWSINO_ADMIN_TOKEN"}
+    env.update(
+        PORT=str(port),
+        DATABASE_URL=database_url,
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        WEBHOOK_RETRY_SCHEDULE="0.5,1",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    stack = Process("wowsino-run", [str(BIN / "wowsino"), "run"], env, home, cwd=home)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ready", timeout=60)
+        yield Launched(f"http://127.0.0.1:{port}", home, stack)
+    finally:
+        stack.stop()
+        drop()
+
+
+# --- the quick start ----------------------------------------------------------------------------------
+
+
+def quick_start_script() -> str:
+    """Every bash block of the quick start in order, except the one that starts the stack."""
+    runnable = []
+    skipped = []
+    for block in blocks("quickstart.md", "bash"):
+        (skipped if block.marker == NOT_RUN else runnable).append(block.code)
+    assert [code.strip() for code in skipped] == ["make run"], "only `make run` may be left out of the test"
+    assert len(runnable) >= 10
+    return "\n".join(runnable)
+
+
+def run_bash(script: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run *script* under ``bash -euo pipefail``; background jobs it leaves behind are killed."""
+    cleanup = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+    proc = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", cleanup + script],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_quick_start_commands_run_as_written(launched: Launched) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "WOWSINO_ADMIN_TOKEN"}
+    env.update(BASE=launched.url, HOOK_PORT=str(free_port()), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    done = run_bash(quick_start_script(), launched.home, env)
+    out = done.stdout
+    assert done.returncode == 0, f"the quick start failed:\n{out}\n{done.stderr}\n{launched.stack.tail()}"
+
+    # what the docs say `make run` prints, and every JSON answer they show verbatim
+    port = launched.url.rsplit(":", 1)[1]
+    started = [block.code.strip() for block in blocks("quickstart.md", "text") if "API listening" in block.code]
+    assert started and started[0].replace(":8000", f":{port}") in launched.stack.log_path.read_text()
+    for shown in blocks("quickstart.md", "json"):
+        assert shown.code.strip() in out
+
+    assert '{"status":"ok","checks":{"database":"ok","redis":"ok"}}' in out
+    assert '"slug":"acme-casino"' in out and '"mode":"live"' in out
+    assert re.search(r"-> HTTP 201\n.*-> HTTP 200\n", out), "players: 201 then 200"
+    assert out.count('"deduped":false') == 1 and out.count('"deduped":true') == 1
+    assert "idempotent-replayed: true" in out.lower()
+    assert '"type":"idempotency-key-reused"' in out and "-> HTTP 422" in out
+    reward = re.search(r"^reward: (\d+) WINZ \((small|big)\)$", out, re.M)
+    assert reward is not None and int(reward[1]) == {"small": 100, "big": 1500}[reward[2]]
+    assert f'{{"WINZ":{reward[1]}}}' in out.splitlines()
+    assert "StarlordV7 seen with the test key -> HTTP 404" in out
+    assert "delivery: succeeded" in out.splitlines() and "lootbox.opened" in out.splitlines()
+
+    # the state the commands left: one credit for two opens, and a genuine signed webhook
+    key = re.search(r'"key":"(wsk_live_[0-9a-f]{48})"', out)
+    assert key is not None
+    with httpx.Client(base_url=launched.url, headers={"Authorization": f"Bearer {key[1]}"}) as api:
+        assert api.get("/v1/players/StarlordV7").json()["balances"] == {"WINZ": int(reward[1])}
+        assert len(api.get("/v1/players/StarlordV7/ledger").json()["data"]) == 1
+    secret = re.search(r"signing secret (whsec_\S+)$", out, re.M)
+    assert secret is not None
+    received = json.loads((launched.home / "hooks" / "received.json").read_text())
+    case = {"secret": secret[1], "headers": received["headers"], "body": received["body"]}
+    assert python_stdlib_verifier([case]) == ["ok:lootbox.opened"]
+    assert package_verifier([case]) == ["ok:lootbox.opened"]
+    if shutil.which("node"):
+        assert node_verifier([case]) == ["ok:lootbox.opened"]
+
+
+# --- the fairness verifier ----------------------------------------------------------------------------
+
+
+def verifier_code() -> str:
+    code = block_with("fairness.md", "python", "def pick(")
+    lines = [line for line in code.splitlines() if line.strip()]
+    assert len(lines) <= 22, f"the standalone verifier grew to {len(lines)} lines"
+    return code
+
+
+def run_verifier(script: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    """Run a docs script isolated from site-packages (``-I -S``): the standard library only."""
+    return subprocess.run(
+        [sys.executable, "-I", "-S", str(script), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def save(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value))
+    return path
+
+
+def test_fairness_verifier_recomputes_real_draws(launched: Launched, tmp_path: Path) -> None:
+    script = tmp_path / "verify_draw.py"
+    script.write_text(verifier_code())
+    with launched.admin() as admin:
+        operator: Operator = provision(admin, launched.url)
+    api = operator.client
+    alice, bob = operator.player("alice"), operator.player("bob")
+
+    prize_table = [
+        {"label": "coins", "asset": "WINZ", "amount": 10, "weight": 5},
+        {"label": "stars", "asset": "XP", "amount": 3, "weight": 3},
+        {"label": "cash", "asset": "USD", "amount": "0.5", "weight": 2},
+    ]
+    box = api.post("/v1/lootbox", json={"name": "Verifiable", "prize_table": prize_table}).json()
+    lootbox = save(tmp_path / "lootbox.json", api.get(f"/v1/lootbox/{box['id']}").json())
+    for attempt in range(6):
+        client_seed = {"client_seed": f"seed-{attempt}"} if attempt % 2 else {}
+        opened = api.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": alice, **client_seed})
+        assert opened.status_code == 201, opened.text
+        body = opened.json()
+        label = body["reward"]["segment_label"]
+        checked = run_verifier(script, save(tmp_path / "open.json", body), lootbox)
+        assert (checked.returncode, checked.stdout) == (0, f"verified: segment_label {label!r}\n"), checked
+
+        other = next(segment["label"] for segment in prize_table if segment["label"] != label)
+        tampered = {**body, "reward": {**body["reward"], "segment_label": other}}
+        refused = run_verifier(script, save(tmp_path / "bad.json", tampered), lootbox)
+        assert refused.returncode == 1 and refused.stderr.startswith("NOT VERIFIED"), refused
+
+    game = api.post("/v1/mini-games", json={"name": "Wheel", "kind": "wheel", "prize_table": prize_table}).json()
+    played = api.post(f"/v1/mini-games/{game['id']}/play", json={"user_id": bob, "client_seed": "spin"}).json()
+    wheel = save(tmp_path / "wheel.json", api.get(f"/v1/mini-games/{game['id']}").json())
+    checked = run_verifier(script, save(tmp_path / "play.json", played), wheel)
+    assert checked.stdout == f"verified: segment_label {played['outcome']['segment_label']!r}\n", checked
+
+    swapped_seed = {**played, "server_seed": secrets.token_hex(32)}
+    refused = run_verifier(script, save(tmp_path / "bad.json", swapped_seed), wheel)
+    assert refused.returncode == 1 and "server_seed_hash" in refused.stderr
+
+    grant(operator, alice, 50)
+    grant(operator, bob, 50)
+    raffle = api.post("/v1/raffles", json={"name": "Weekly", "ticket_cost_winz": 1, "prize_winz": 10}).json()
+    for username, tickets in ((alice, 3), (bob, 4), (alice, 2)):
+        entered = api.post(f"/v1/raffles/{raffle['id']}/enter", json={"user_id": username, "tickets": tickets})
+        assert entered.status_code == 201, entered.text
+    drawn = api.post(f"/v1/raffles/{raffle['id']}/draw", json={"client_seed": "lottery-2025-05-19"})
+    assert drawn.status_code == 201, drawn.text
+    draw = drawn.json()
+    checked = run_verifier(script, save(tmp_path / "draw.json", draw))
+    assert (checked.returncode, checked.stdout) == (0, f"verified: winning_ticket_idx {draw['winning_ticket_idx']}\n")
+
+    moved = {**draw, "winning_ticket_idx": (draw["winning_ticket_idx"] + 1) % draw["total_tickets"]}
+    refused = run_verifier(script, save(tmp_path / "bad.json", moved))
+    assert refused.returncode == 1 and refused.stderr.startswith("NOT VERIFIED"), refused
+
+    entries_script = tmp_path / "check_entries.py"
+    entries_script.write_text(block_with("fairness.md", "python", "entries_hash"))
+    entries = api.get(f"/v1/raffles/{raffle['id']}/entries", params={"limit": 500}).json()
+    checked = run_verifier(entries_script, save(tmp_path / "entries.json", entries), tmp_path / "draw.json")
+    expected = f"entries verified: ticket {draw['winning_ticket_idx']} of 9 belongs to {draw['winner_username']}\n"
+    assert (checked.returncode, checked.stdout) == (0, expected), checked
+    renamed = {"data": [{**entry, "user_id": "mallory"} for entry in entries["data"]]}
+    refused = run_verifier(entries_script, save(tmp_path / "bad.json", renamed), tmp_path / "draw.json")
+    assert refused.returncode == 1 and "entries_hash" in refused.stderr
+
+
+# --- the webhook verification examples ----------------------------------------------------------------
+
+
+def python_stdlib_verifier(cases: list[dict[str, Any]]) -> list[str]:
+    """The docs' standard-library function, in a Python without site-packages, on each case."""
+    driver = """
+import json as _json, sys as _sys
+_results = []
+for _case in _json.load(_sys.stdin):
+    try:
+        _results.append("ok:" + verify_webhook(_case["secret"], _case["headers"], _case["body"].encode())["type"])
+    except ValueError:
+        _results.append("refused")
+print(_json.dumps(_results))
+"""
+    code = block_with("webhooks.md", "python", "def verify_webhook(") + driver
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], input=json.dumps(cases), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def package_verifier(cases: list[dict[str, Any]]) -> list[str]:
+    """The docs' example with the ``standardwebhooks`` package."""
+    namespace: dict[str, Any] = {}
+    exec(block_with("webhooks.md", "python", "standardwebhooks"), namespace)
+    results = []
+    for case in cases:
+        event = namespace["parse_webhook"](case["secret"], case["headers"], case["body"].encode())
+        results.append("refused" if event is None else "ok:" + event["type"])
+    return results
+
+
+def node_verifier(cases: list[dict[str, Any]]) -> list[str]:
+    """The docs' Node.js function, run by ``node`` on each case."""
+    driver = """
+const results = JSON.parse(require("node:fs").readFileSync(0, "utf8")).map((c) => {
+  try { return "ok:" + verifyWebhook(c.secret, c.headers, Buffer.from(c.body, "utf8")).type; }
+  catch (error) { return "refused"; }
+});
+console.log(JSON.stringify(results));
+"""
+    code = block_with("webhooks.md", "js", "function verifyWebhook(") + driver
+    done = subprocess.run(["node", "-e", code], input=json.dumps(cases), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def signed_cases() -> tuple[list[dict[str, Any]], list[str]]:
+    """Deliveries signed by ``models.signing.sign``, some genuine and some not, with the expected verdicts."""
+    secret = new_secret()
+    msg_id = "msg_" + secrets.token_hex(16)
+    now = int(time.time())
+    event = {"id": msg_id, "type": "lootbox.opened", "delivered_at": "2025-05-19T20:14:33Z", "data": {"user": "Jürgen"}}
+    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    good = sign(secret, msg_id, now, body)
+
+    def case(body: str = body, timestamp: int = now, signature: str = good, key: str = secret) -> dict[str, Any]:
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+        return {"secret": key, "headers": headers, "body": body}
+
+    stale = now - 600
+    other = "v1," + base64.b64encode(bytes(32)).decode()
+    return [
+        case(),
+        case(body=body.replace("Jürgen", "Jurgen")),
+        case(key=new_secret()),
+        case(timestamp=stale, signature=sign(secret, msg_id, stale, body)),
+        case(timestamp=now + 1, signature=good),
+        case(signature=f"{other} {good}"),
+        case(signature=good.replace("v1,", "v2,")),
+    ], ["ok:lootbox.opened", "refused", "refused", "refused", "refused", "ok:lootbox.opened", "refused"]
+
+
+def test_standard_library_webhook_verifier_accepts_only_genuine_signatures() -> None:
+    cases, expected = signed_cases()
+    assert python_stdlib_verifier(cases) == expected
+
+
+def test_standardwebhooks_example_accepts_only_genuine_signatures() -> None:
+    cases, expected = signed_cases()
+    assert package_verifier(cases) == expected
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_webhook_verifier_accepts_only_genuine_signatures() -> None:
+    cases, expected = signed_cases()
+    assert node_verifier(cases) == expected
