@@ -215,3 +215,17 @@ def test_redeliver_every_failed_delivery_since_a_time(sandbox: Operator) -> None
             what="redelivery",
         )
     assert sorted(hit.answered for hit in hooks.received) == [200, 200, 400, 400]
+
+
+def test_redirects_are_not_followed(sandbox: Operator) -> None:
+    """A receiver that redirects (here to a metadata address) gets the delivery failed, never followed."""
+    with receiver(script=[302]) as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        username = sandbox.player()
+        box = sandbox.lootbox()
+        sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username})
+        hooks.wait_for(1)
+        deliveries = f"/v1/webhooks/{subscription['id']}/deliveries"
+        wait_until(lambda: sandbox.client.get(deliveries).json()["data"][0]["status"] == "failed", what="failure")
+        hooks.wait_for(2, timeout=1.5)
+    assert [hit.answered for hit in hooks.received] == [302]

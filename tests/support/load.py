@@ -27,3 +27,19 @@ async def post_many_async(requests: Sequence[Request], key: str, concurrency: in
                 return await client.post(url, json=body)
 
         return await asyncio.gather(*(one(url, body) for url, body in requests))
+
+
+async def post_each_async(requests: Sequence[Request], key: str, *, concurrency: int = 64) -> list[int | None]:
+    """Like :func:`post_many_async`, but a request whose connection failed gives None instead of raising."""
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits) as client:
+
+        async def one(url: str, body: dict[str, Any]) -> int | None:
+            async with gate:
+                try:
+                    return (await client.post(url, json=body)).status_code
+                except httpx.TransportError:
+                    return None
+
+        return await asyncio.gather(*(one(url, body) for url, body in requests))

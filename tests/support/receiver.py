@@ -33,8 +33,8 @@ class Receiver:
 
 
 @contextmanager
-def receiver(script: list[int] | None = None) -> Iterator[Receiver]:
-    state = Receiver(url="", script=list(script or []))
+def receiver(script: list[int] | None = None, *, port: int = 0, delay_s: float = 0.0) -> Iterator[Receiver]:
+    state = Receiver(url="", script=list(script or []), delay_s=delay_s)
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -48,13 +48,15 @@ def receiver(script: list[int] | None = None) -> Iterator[Receiver]:
                     Received({k.lower(): v for k, v in self.headers.items()}, body, status, time.monotonic())
                 )
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("location", "http://169.254.169.254/latest/meta-data/")
             self.send_header("content-length", "0")
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
