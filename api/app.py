@@ -11,6 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.auth import provide_principal, require_key
 from api.errors import EXCEPTION_HANDLERS
+from api.openapi import document_problems
 from api.routes import (
     admin,
     health,
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if not settings.admin_token:
         raise SettingsError("WOWSINO_ADMIN_TOKEN: required (at least 16 characters) to administer tenants")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             admin.TenantController,
             health.health,
@@ -77,3 +78,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_problems(app.openapi_schema)
+    return app

@@ -62,7 +62,7 @@ class Process:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.send(sig)

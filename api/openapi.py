@@ -1,0 +1,64 @@
+"""The OpenAPI document: every route also documents the problem-details answers it can give."""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import (
+    Components,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    Reference,
+    Schema,
+)
+from litestar.openapi.spec.enums import OpenAPIType
+
+from api.errors import PROBLEM_JSON
+
+PROBLEM = Schema(
+    type=OpenAPIType.OBJECT,
+    description="RFC 9457 problem details",
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="problem slug, e.g. insufficient-balance"),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": Schema(type=OpenAPIType.STRING),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={"field": Schema(type=OpenAPIType.STRING), "message": Schema(type=OpenAPIType.STRING)},
+            ),
+        ),
+    },
+)
+ERRORS = {
+    "400": "malformed JSON or a field of the wrong type or shape (the field is named)",
+    "401": "missing, malformed, unknown or revoked key (or admin token)",
+    "402": "insufficient balance",
+    "403": "the key lacks the route's scope",
+    "404": "unknown id in this tenant and mode",
+    "405": "method not allowed",
+    "409": "conflicts with the object's state (already drawn, closed, outside the window...)",
+    "413": "body too large",
+    "422": "a value out of range or an idempotency key reused with another request",
+    "429": "rate limit or cooldown; see Retry-After",
+    "503": "a dependency (database, Redis) is unavailable; retry",
+}
+
+
+def document_problems(schema: OpenAPI) -> None:
+    """Add the shared problem responses to every operation of *schema* (in place)."""
+    schema.components = schema.components or Components()
+    schema.components.schemas = {**(schema.components.schemas or {}), "Problem": PROBLEM}
+    problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+    for item in (schema.paths or {}).values():
+        for method in ("get", "post", "patch", "put", "delete"):
+            operation: Operation | None = getattr(item, method)
+            if operation is None:
+                continue
+            responses = dict(operation.responses or {})
+            for status, description in ERRORS.items():
+                responses[status] = OpenAPIResponse(description=description, content={PROBLEM_JSON: problem})
+            operation.responses = responses
