@@ -1,12 +1,17 @@
-"""The pipeline actor: applies a batch of wager-pipeline events (one event or up to a thousand).
+"""The pipeline actor: applies batches of wager-pipeline events (one event or up to a thousand).
 
-The API has already answered ``202``. The batch is one transaction; each event inside counts once
-by its business id, so a redelivered message, a duplicate or a concurrent batch changes nothing
-twice. After the commit, tournament totals go to the live leaderboards and webhooks are sent.
+The API has already answered ``202``. Messages that arrive together in a worker process are
+applied together: the first one starts a transaction holding every message waiting at that moment
+(group commit), so a busy worker pays one commit for many events. Each message is acknowledged
+only after the transaction holding it committed; each event inside counts once by its business
+id, so a redelivered message, a duplicate or a concurrent batch changes nothing twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,30 +24,116 @@ from actors.webhooks import send_deliveries
 from models import leaderboard
 from models.pipeline import Applied, apply_events
 
+log = logging.getLogger("wowsino.events")
 TRANSACTION_ATTEMPTS = 5
+MAX_GROUP_EVENTS = 2000
+
+
+@dataclass
+class Batch:
+    tenant_id: str
+    mode: str
+    brand_id: str
+    events: list[dict[str, Any]]
+    received_at: datetime
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class GroupCommit:
+    """Applies the batches waiting in this process in one transaction at a time."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Batch] = []
+        self.running = False
+
+    async def apply(self, batch: Batch) -> None:
+        self.waiting.append(batch)
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        await batch.done
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                group: list[Batch] = []
+                size = 0
+                while self.waiting and (not group or size + len(self.waiting[0].events) <= MAX_GROUP_EVENTS):
+                    size += len(self.waiting[0].events)
+                    group.append(self.waiting.pop(0))
+                await self._commit(group)
+        finally:
+            self.running = False
+
+    async def _commit(self, group: list[Batch]) -> None:
+        try:
+            applied = await _transaction(group)
+        except Exception:
+            if len(group) == 1:
+                _settle(group, error=True)
+                raise
+            for batch in group:  # one bad batch must not fail the others: apply them one by one
+                await self._commit([batch])
+            return
+        _settle(group)  # committed: the messages may be acknowledged whatever happens next
+        try:
+            await _announce(applied)
+        except Exception:  # Redis away: webhooks are re-sent by the outbox sweep, leaderboards rebuilt on read
+            log.exception("could not announce a committed batch")
+
+
+def _settle(group: list[Batch], *, error: bool = False) -> None:
+    for batch in group:
+        if not batch.done.done():
+            if error:
+                batch.done.set_exception(RuntimeError("the transaction holding this batch failed"))
+            else:
+                batch.done.set_result(None)
+
+
+async def _transaction(group: list[Batch]) -> Applied:
+    rt = runtime()
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            total = Applied()
+            async with rt.db.transaction() as session:
+                for batch in group:
+                    applied = await apply_events(
+                        session,
+                        tenant_id=batch.tenant_id,
+                        mode=batch.mode,
+                        brand_id=batch.brand_id,
+                        events=batch.events,
+                        received_at=batch.received_at,
+                    )
+                    total.deliveries += applied.deliveries
+                    for tournament_id, totals in applied.standings.items():
+                        total.standings.setdefault(tournament_id, []).extend(totals)
+            return total
+        except DBAPIError:  # a unique key taken or a deadlock with a concurrent batch: the rerun sees its result
+            if attempt == TRANSACTION_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _announce(applied: Applied) -> None:
+    for tournament_id, totals in applied.standings.items():
+        await leaderboard.record(runtime().redis, tournament_id, totals)
+    send_deliveries(applied.deliveries)
+
+
+_groups: dict[int, GroupCommit] = {}
+
+
+def _group_commit() -> GroupCommit:
+    """The group commit of the running event loop (the worker's single asyncio thread)."""
+    return _groups.setdefault(id(asyncio.get_running_loop()), GroupCommit())
 
 
 @dramatiq.actor(queue_name=QUEUE_EVENTS, max_retries=20, min_backoff=100, max_backoff=5000)
 async def apply_events_actor(
     tenant_id: str, mode: str, brand_id: str, events: list[dict[str, Any]], received_at: str
 ) -> None:
-    """Apply a batch of events once; a conflict with a concurrent batch reruns the transaction."""
-    rt = runtime()
-    for attempt in range(TRANSACTION_ATTEMPTS):
-        try:
-            async with rt.db.transaction() as session:
-                applied: Applied = await apply_events(
-                    session,
-                    tenant_id=tenant_id,
-                    mode=mode,
-                    brand_id=brand_id,
-                    events=events,
-                    received_at=datetime.fromisoformat(received_at),
-                )
-            break
-        except DBAPIError:  # a unique key taken or a deadlock with a concurrent batch: the rerun sees its result
-            if attempt == TRANSACTION_ATTEMPTS - 1:
-                raise
-    for tournament_id, totals in applied.standings.items():
-        await leaderboard.record(rt.redis, tournament_id, totals)
-    send_deliveries(applied.deliveries)
+    """Apply a batch of events once, in a transaction shared with the batches arriving alongside it."""
+    batch = Batch(tenant_id, mode, brand_id, events, datetime.fromisoformat(received_at))
+    await _group_commit().apply(batch)

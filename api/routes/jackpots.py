@@ -159,6 +159,7 @@ router = Router(
         create,
         contribute,
         drop,
+        drops,
         contributions,
         *engine_handlers(jackpots.Jackpot, "jackpot", _view, STATUSES),
     ],

@@ -135,3 +135,14 @@ def test_bad_contributions_are_refused_and_change_nothing(operator: Operator) ->
         == 404
     )
     assert _pool(operator, jackpot["id"]) == 100
+
+
+def test_drops_are_listed_newest_first(operator: Operator) -> None:
+    alice = operator.player()
+    jackpot = _jackpot(operator)
+    for _ in range(2):
+        operator.client.post(f"/v1/jackpots/{jackpot['id']}/drop", json={"winner_user_id": alice})
+    rows = operator.client.get(f"/v1/jackpots/{jackpot['id']}/drops").json()["data"]
+    assert [row["trigger_reason"] for row in rows] == ["manual", "manual"]
+    assert [row["amount"] for row in rows] == ["100", "100"]  # each drop pays the reseeded pool
+    assert operator.balance(alice, "USD") == "200"

@@ -46,7 +46,7 @@ class Stack:
         self.ports = [free_port(), free_port()]
         self.apis = [self._api(index, port) for index, port in enumerate(self.ports)]
         self.draws = self._worker("draws", processes=2)
-        self.events = self._worker("events", processes=2)
+        self.events = self._worker("events", processes=2, threads=32)
         self.webhooks = self._worker("webhooks", processes=1)
         self.scheduler = Process("scheduler", [sys.executable, "-m", "actors.scheduler"], self.env, logs)
         for port in self.ports:
@@ -66,7 +66,7 @@ class Stack:
         ]
         return Process(f"api{index}", argv, self.env, self.logs)
 
-    def _worker(self, queue: str, *, processes: int) -> Process:
+    def _worker(self, queue: str, *, processes: int, threads: int = 8) -> Process:
         argv = [
             str(BIN / "dramatiq"),
             "actors.broker:broker",
@@ -76,7 +76,7 @@ class Stack:
             "--processes",
             str(processes),
             "--threads",
-            "8",
+            str(threads),
         ]
         return Process(f"worker-{queue}", argv, self.env, self.logs)
 
