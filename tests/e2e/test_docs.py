@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -25,11 +26,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from litestar.exceptions import HTTPException, ValidationException
 
+from api import errors
+from api.app import create_app
+from config.settings import load_settings
 from models.signing import new_secret, sign
 from tests.support.api import PRIZES, Operator, grant, provision
 from tests.support.processes import BIN, ROOT, Process, free_port, fresh_database, wait_http, wait_until
@@ -508,3 +514,146 @@ def test_documented_answers_have_the_shape_of_real_answers(launched: Launched) -
         assert json.dumps(shape(example), sort_keys=True) in real, f"no real answer has the fields of {where}"
         checked += 1
     assert checked >= 20
+
+
+# --- the pages against the application: routes and scopes, settings, problem types, links -----------------
+
+PAGES = ("README.md", "quickstart.md", "concepts.md", "engines.md", "fairness.md", "webhooks.md", "operations.md")
+ENGINES = ("lootbox", "mini-games", "raffles", "jackpots", "tournaments", "journeys")
+SCOPE = r"(?:\*|[a-z]+:[a-z]+)"
+# `METHOD /path...` in backticks, optionally followed by its scope: " (`scope`)" in prose, " | `scope` |" in tables
+DOCUMENTED_ROUTE = re.compile(rf"`(GET|POST|PATCH|DELETE|PUT) (/[^`\s?]*)[^`]*`(?:\s*[|(]\s*`({SCOPE})`)?")
+
+
+def prose(name: str) -> str:
+    """A page without its fenced blocks."""
+    return re.sub(r"^```.*?^```[ \t]*$", "", (DOCS / name).read_text(), flags=re.S | re.M)
+
+
+def app_routes() -> dict[tuple[str, str], str | None]:
+    """``{(method, path): scope}`` of every route the API serves, paths with ``{name}`` placeholders."""
+    app = create_app(load_settings({"WOWSINO_ADMIN_TOKEN": "x" * 32}))
+    found: dict[tuple[str, str], str | None] = {}
+    for route in app.routes:
+        if route.path.startswith("/schema"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
+                found[(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path))] = handler.opt.get("scope")
+    return found
+
+
+def documented_routes() -> list[tuple[str, str, str | None, str]]:
+    """``(method, path, scope or None, page)`` for every route the pages name, ``<engine>`` expanded."""
+    found = []
+    for name in PAGES:
+        for method, path, scope in DOCUMENTED_ROUTE.findall(prose(name)):
+            for engine in ENGINES if "<engine>" in path else ("",):
+                found.append((method, path.replace("<engine>", engine), scope or None, name))
+    return found
+
+
+def same_route(served: str, named: str) -> bool:
+    """Whether a documented path names a served one: equal segments, any value for a placeholder."""
+    a, b = served.strip("/").split("/"), named.strip("/").split("/")
+    return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b, strict=True))
+
+
+def test_every_route_is_documented_and_every_documented_route_is_served_with_its_scope() -> None:
+    served = app_routes()
+    named = documented_routes()
+    assert len(served) > 60
+    for method, path, scope, page in named:
+        matches = [key for key in served if key[0] == method and same_route(key[1], path)]
+        assert matches, f"docs/{page} names `{method} {path}`, which the API does not serve"
+        if scope is not None:
+            assert {served[key] for key in matches} == {scope}, (
+                f"docs/{page}: `{method} {path}` needs {served[matches[0]]}"
+            )
+    undocumented = [
+        f"{method} {path}"
+        for method, path in sorted(served, key=lambda key: (key[1], key[0]))
+        if not any(m == method and same_route(path, p) for m, p, _, _ in named)
+    ]
+    assert not undocumented, f"routes the docs never name: {undocumented}"
+
+    # the scope table of concepts.md: each row's routes need exactly that row's scope
+    rows = re.findall(rf"^\| `({SCOPE})` \| (.*) \|$", prose("concepts.md"), re.M)
+    assert len(rows) == 7
+    for scope, allows in rows:
+        for method, path, _ in DOCUMENTED_ROUTE.findall(allows):
+            matches = [key for key in served if key[0] == method and same_route(key[1], path)]
+            assert matches and {served[key] for key in matches} == {scope}, f"`{method} {path}` is not {scope}"
+
+
+def settings_tables() -> tuple[list[list[str]], list[list[str]]]:
+    """The rows of the two tables under "## Settings" in operations.md: the settings, and the Procfile's own."""
+    section = prose("operations.md").split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    tables: list[list[list[str]]] = [[]]
+    for line in section.splitlines():
+        if line.startswith("|"):
+            tables[-1].append([cell.strip() for cell in line.strip("|").split("|")])
+        elif tables[-1]:
+            tables.append([])
+    settings, procfile = [table[2:] for table in tables if table][:2]
+    return settings, procfile
+
+
+def test_settings_table_lists_every_setting_with_its_default() -> None:
+    read = set(re.findall(r'env(?:\.get\(|, )"([A-Z][A-Z_]+)"', inspect.getsource(load_settings)))
+    settings, procfile = settings_tables()
+    names = [row[0].strip("`") for row in settings]
+    assert len(read) >= 20 and sorted(names) == sorted(read), (
+        f"settings read but not documented (or gone): {read ^ set(names)}"
+    )
+    defaults = load_settings({})
+    for row in settings:
+        name, default = row[0].strip("`"), row[1]
+        if default.startswith("none"):
+            assert defaults.admin_token is None and name == "WOWSINO_ADMIN_TOKEN"
+            continue
+        literal = re.fullmatch(r"`([^`]+)`", default)
+        assert literal, f"{name}: default {default!r} is not a literal"
+        assert load_settings({name: literal[1]}) == defaults, f"{name}: the default is not {literal[1]}"
+    documented = {name for row in procfile for name in re.findall(r"`([A-Z_]+)`", row[0])} | set(names)
+    used = set(re.findall(r"\$\{?([A-Z_]+)", (ROOT / "Procfile").read_text()))
+    assert used <= documented, f"the Procfile reads {used - documented}, which operations.md does not list"
+
+
+def test_error_table_lists_exactly_the_problems_the_api_answers() -> None:
+    request = SimpleNamespace(method="GET", url=SimpleNamespace(path="/"))
+    answers = [errors.domain_problem(kind("x")) for kind in errors.STATUS_BY_ERROR]
+    answers += [errors.http_problem(request, HTTPException(status_code=code)) for code in (400, 404, 405, 413)]
+    answers += [errors.validation_problem(request, ValidationException())]
+    answers += [errors.dependency_down(request, ConnectionError("down"))]
+    answers += [errors.unexpected(request, RuntimeError("boom"))]
+    problems = {(answer.status_code, answer.content["type"]) for answer in answers}
+    table = re.findall(r"^\| (\d{3}) \| `([a-z-]+)` \|", prose("concepts.md"), re.M)
+    documented = {(int(status), slug) for status, slug in table}
+    assert len(table) == len(documented) and documented == problems, f"differences: {documented ^ problems}"
+
+
+def github_anchors(name: str) -> set[str]:
+    """The anchors GitHub gives the headings of a page."""
+    found: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", prose(name), re.M):
+        anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        suffix = 0
+        while (anchor if not suffix else f"{anchor}-{suffix}") in found:
+            suffix += 1
+        found.add(anchor if not suffix else f"{anchor}-{suffix}")
+    return found
+
+
+def test_links_between_pages_land_on_a_page_and_a_heading() -> None:
+    checked = 0
+    for name in PAGES:
+        for target, anchor in re.findall(r"\]\((?!https?://)([^)#\s]*)(?:#([^)\s]*))?\)", prose(name)):
+            page = target or name
+            assert (DOCS / page).is_file(), f"docs/{name} links to {page}, which does not exist"
+            if anchor:
+                assert anchor in github_anchors(page), (
+                    f"docs/{name} links to {page}#{anchor}, which has no such heading"
+                )
+            checked += 1
+    assert checked > 50
