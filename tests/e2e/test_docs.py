@@ -1,14 +1,18 @@
-"""The documentation, executed: the quick start's commands, the fairness verifier and the webhook examples.
+"""The documentation, executed and checked against the code.
 
 The quick start's ``bash`` blocks run in order, as one script, against a stack started by ``wowsino run``
 exactly as ``make run`` starts it; the verifiers are taken out of ``docs/`` and run on real responses and
-on real signatures. A change to the code that makes the docs wrong makes these tests fail.
+on real (and rotated) signatures; every JSON answer the reference pages show is compared with a real
+answer of the same call; the routes, scopes, settings and problem types the pages list are compared with
+the application's own; and every link between the pages must land on a heading. A change to the code
+that makes the docs wrong makes these tests fail.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -20,15 +24,22 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from litestar.exceptions import HTTPException, ValidationException
 
+from api import errors
+from api.app import create_app
+from config.settings import load_settings
 from models.signing import new_secret, sign
-from tests.support.api import Operator, grant, provision
-from tests.support.processes import BIN, ROOT, Process, free_port, fresh_database, wait_http
+from tests.support.api import PRIZES, Operator, grant, provision
+from tests.support.processes import BIN, ROOT, Process, free_port, fresh_database, wait_http, wait_until
+from tests.support.receiver import receiver
 
 DOCS = ROOT / "docs"
 NOT_RUN = "<!-- not run by tests: starts the stack -->"
@@ -133,12 +144,16 @@ def test_quick_start_commands_run_as_written(launched: Launched) -> None:
     out = done.stdout
     assert done.returncode == 0, f"the quick start failed:\n{out}\n{done.stderr}\n{launched.stack.tail()}"
 
-    # what the docs say `make run` prints, and every JSON answer they show verbatim
+    # what the docs say `make run` prints, and every other output they show, verbatim
     port = launched.url.rsplit(":", 1)[1]
-    started = [block.code.strip() for block in blocks("quickstart.md", "text") if "API listening" in block.code]
+    texts = [block.code.strip() for block in blocks("quickstart.md", "text")]
+    started = [text for text in texts if "API listening" in text]
     assert started and started[0].replace(":8000", f":{port}") in launched.stack.log_path.read_text()
-    for shown in blocks("quickstart.md", "json"):
-        assert shown.code.strip() in out
+    shown = [text for text in texts if "API listening" not in text]
+    shown += [block.code.strip() for block in blocks("quickstart.md", "json")]
+    assert len(shown) >= 3
+    for output in shown:
+        assert output in out, f"the quick start shows output it did not print:\n{output}"
 
     assert '{"status":"ok","checks":{"database":"ok","redis":"ok"}}' in out
     assert '"slug":"acme-casino"' in out and '"mode":"live"' in out
@@ -221,6 +236,13 @@ def test_fairness_verifier_recomputes_real_draws(launched: Launched, tmp_path: P
         tampered = {**body, "reward": {**body["reward"], "segment_label": other}}
         refused = run_verifier(script, save(tmp_path / "bad.json", tampered), lootbox)
         assert refused.returncode == 1 and refused.stderr.startswith("NOT VERIFIED"), refused
+
+    # the opens listing keeps every draw with its seeds: the verifier checks its rows as they are
+    rows = api.get(f"/v1/lootbox/{box['id']}/opens", params={"limit": 500}).json()["data"]
+    assert len(rows) == 6
+    for row in rows:
+        checked = run_verifier(script, save(tmp_path / "row.json", row), lootbox)
+        assert checked.stdout == f"verified: segment_label {row['outcome']['segment_label']!r}\n", checked
 
     game = api.post("/v1/mini-games", json={"name": "Wheel", "kind": "wheel", "prize_table": prize_table}).json()
     played = api.post(f"/v1/mini-games/{game['id']}/play", json={"user_id": bob, "client_seed": "spin"}).json()
@@ -348,3 +370,290 @@ def test_standardwebhooks_example_accepts_only_genuine_signatures() -> None:
 def test_node_webhook_verifier_accepts_only_genuine_signatures() -> None:
     cases, expected = signed_cases()
     assert node_verifier(cases) == expected
+
+
+# --- a rotated secret: real deliveries signed twice, checked by the docs' verifiers -----------------------
+
+
+def test_deliveries_after_a_rotation_verify_with_the_old_and_the_new_secret(launched: Launched) -> None:
+    with launched.admin() as admin:
+        operator = provision(admin, launched.url, mode="test")
+    api = operator.client
+    with receiver() as hooks:
+        created = api.post("/v1/webhooks", json={"url": hooks.url, "events": ["lootbox.*"]}).json()
+        rotated = api.post(f"/v1/webhooks/{created['id']}/rotate-secret")
+        assert rotated.status_code == 201, rotated.text
+        old, new = created["signing_secret"], rotated.json()["signing_secret"]
+        assert old != new and "signing_secret" not in api.get(f"/v1/webhooks/{created['id']}").json()
+        box = operator.lootbox()
+        opened = api.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": operator.player()})
+        assert opened.status_code == 201, opened.text
+        (delivery,) = hooks.wait_for(1)
+    assert len(delivery.headers["webhook-signature"].split()) == 2
+    cases = [
+        {"secret": secret, "headers": delivery.headers, "body": delivery.body} for secret in (old, new, new_secret())
+    ]
+    expected = ["ok:lootbox.opened", "ok:lootbox.opened", "refused"]
+    assert python_stdlib_verifier(cases) == expected
+    assert package_verifier(cases) == expected
+    if shutil.which("node"):
+        assert node_verifier(cases) == expected
+
+
+# --- every JSON answer the reference pages show has the shape of a real one --------------------------------
+
+
+def shape(value: Any) -> Any:
+    """Keys all the way down (a list by its first item); values do not matter."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return None
+
+
+def documented_json(*names: str) -> list[tuple[str, Any]]:
+    """Every top-level ``json`` block of these pages, parsed (the examples must be valid JSON)."""
+    found = []
+    for name in names:
+        for block in blocks(name, "json"):
+            try:
+                found.append((f"docs/{name}:\n{block.code}", json.loads(block.code)))
+            except json.JSONDecodeError as bad:
+                pytest.fail(f"docs/{name} shows invalid JSON ({bad}):\n{block.code}")
+    return found
+
+
+def answered(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.text}"
+    return response.json()
+
+
+def real_answers(api: httpx.Client, documented_batch: dict[str, Any], hooks_url: str) -> list[Any]:
+    """One real answer of every call the reference pages show an answer of, on a fresh sandbox tenant."""
+    got: list[Any] = [answered(api.get("/v1/me"), 200)]
+    alice = "alice"
+    for username in ("alice", "bob"):
+        answered(api.post("/v1/players", json={"username": username}), 201)
+    subscription = answered(api.post("/v1/webhooks", json={"url": hooks_url, "events": ["*"]}), 201)
+    got.append(subscription)
+
+    box = answered(api.post("/v1/lootbox", json={"name": "Friday Daily", "prize_table": PRIZES}), 201)
+    got.append(box)
+    for _ in range(3):
+        got.append(answered(api.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": alice}), 201))
+    got.append(answered(api.get(f"/v1/lootbox/{box['id']}/opens"), 200))
+    got.append(answered(api.get(f"/v1/lootbox/{box['id']}/stats"), 200))
+    pricey = answered(api.post("/v1/lootbox", json={"name": "Pricey", "prize_table": PRIZES, "cost_winz": 10**9}), 201)
+    got.append(answered(api.post(f"/v1/lootbox/{pricey['id']}/open", json={"user_id": alice}), 402))
+
+    wheel = {"name": "Wheel", "kind": "wheel", "prize_table": PRIZES}
+    game = answered(api.post("/v1/mini-games", json=wheel), 201)
+    got.append(answered(api.post(f"/v1/mini-games/{game['id']}/play", json={"user_id": "bob"}), 201))
+    got.append(answered(api.get(f"/v1/mini-games/{game['id']}/plays"), 200))
+
+    raffle = answered(api.post("/v1/raffles", json={"name": "Weekly", "ticket_cost_winz": 10, "prize_winz": 500}), 201)
+    got.append(answered(api.post(f"/v1/raffles/{raffle['id']}/enter", json={"user_id": alice, "tickets": 3}), 201))
+    got.append(answered(api.post(f"/v1/raffles/{raffle['id']}/draw", json={"client_seed": "lottery"}), 201))
+    got.append(answered(api.get(f"/v1/raffles/{raffle['id']}/entries"), 200))
+
+    now = datetime.now(UTC)
+    window = {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    bands = [{"rank_from": 1, "rank_to": 1, "prize_winz": 100}]
+    tournament = answered(api.post("/v1/tournaments", json={"name": "Cup", **window, "prizes": bands}), 201)
+    jackpot = answered(api.post("/v1/jackpots", json={"name": "Pot", "currency": "EUR", "seed_amount": "100"}), 201)
+    steps = [{"trigger": "deposit", "reward_winz": 10}, {"trigger": "spin", "count": 2}]
+    journey = answered(api.post("/v1/journeys", json={"name": "Welcome", "steps": steps}), 201)
+
+    # the batch request the docs show, with this tenant's ids: every event of it is accepted
+    ids = {"jackpot_id": jackpot["id"], "tournament_id": tournament["id"], "user_id": alice}
+    events = [{**event, **{key: ids[key] for key in event if key in ids}} for event in documented_batch["events"]]
+    assert {event["type"] for event in events} == {"tournament.score", "jackpot.contribute", "journey.event"}
+    results = answered(api.post("/v1/events/batch", json={"events": events}), 202)["results"]
+    assert [result["status"] for result in results] == ["accepted"] * len(events), results
+    repeated = [*events[:1], {**events[0], "user_id": "ghost", "source_wager_id": "w-ghost"}]
+    got.append(answered(api.post("/v1/events/batch", json={"events": [events[0], *repeated]}), 202))
+
+    contributions = f"/v1/jackpots/{jackpot['id']}/contributions"
+    wait_until(lambda: bool(api.get(contributions).json()["data"]), what="the contribution")
+    got.append(answered(api.get(contributions), 200))
+    got.append(answered(api.post(f"/v1/jackpots/{jackpot['id']}/drop", json={}), 201))
+    board = f"/v1/tournaments/{tournament['id']}/leaderboard"
+    wait_until(lambda: bool(api.get(board).json()["data"]), what="the score")
+    got.append(answered(api.get(board), 200))
+    got.append(answered(api.get(f"/v1/tournaments/{tournament['id']}/scores"), 200))
+    got.append(answered(api.post(f"/v1/tournaments/{tournament['id']}/close"), 201))
+    progress = f"/v1/journeys/{journey['id']}/progress/{alice}"
+    wait_until(lambda: api.get(progress).json()["current_step"] == 1, what="the journey step")
+    got.append(answered(api.get(progress), 200))
+    got.append(answered(api.get(f"/v1/journeys/{journey['id']}/progress"), 200))
+    got.append(answered(api.get("/v1/ledger/transactions", params={"user": alice}), 200))
+
+    deliveries = f"/v1/webhooks/{subscription['id']}/deliveries"
+    wait_until(lambda: bool(api.get(deliveries, params={"status": "failed"}).json()["data"]), what="a failed delivery")
+    got.append(answered(api.get(deliveries, params={"status": "failed"}), 200))
+    since = (now - timedelta(minutes=1)).isoformat()
+    got.append(answered(api.post(f"/v1/webhooks/{subscription['id']}/redeliver", json={"since": since}), 202))
+    got.append(answered(api.post(f"/v1/webhooks/{subscription['id']}/rotate-secret"), 201))
+    return got
+
+
+def test_documented_answers_have_the_shape_of_real_answers(launched: Launched) -> None:
+    examples = documented_json("concepts.md", "engines.md", "webhooks.md")
+    batches = [example for _, example in examples if isinstance(example, dict) and set(example) == {"events"}]
+    assert len(batches) == 1, "concepts.md shows one batch request"
+    with launched.admin() as admin:
+        operator = provision(admin, launched.url, mode="test")
+    with receiver(script=[400]) as hooks:  # the first delivery fails, so there is one to redeliver
+        answers = real_answers(operator.client, batches[0], hooks.url)
+    real = {json.dumps(shape(answer), sort_keys=True) for answer in answers}
+    checked = 0
+    for where, example in examples:
+        if isinstance(example, dict) and set(example) == {"events"}:
+            continue
+        assert json.dumps(shape(example), sort_keys=True) in real, f"no real answer has the fields of {where}"
+        checked += 1
+    assert checked >= 20
+
+
+# --- the pages against the application: routes and scopes, settings, problem types, links -----------------
+
+PAGES = ("README.md", "quickstart.md", "concepts.md", "engines.md", "fairness.md", "webhooks.md", "operations.md")
+ENGINES = ("lootbox", "mini-games", "raffles", "jackpots", "tournaments", "journeys")
+SCOPE = r"(?:\*|[a-z]+:[a-z]+)"
+# `METHOD /path...` in backticks, optionally followed by its scope: " (`scope`)" in prose, " | `scope` |" in tables
+DOCUMENTED_ROUTE = re.compile(rf"`(GET|POST|PATCH|DELETE|PUT) (/[^`\s?]*)[^`]*`(?:\s*[|(]\s*`({SCOPE})`)?")
+
+
+def prose(name: str) -> str:
+    """A page without its fenced blocks."""
+    return re.sub(r"^```.*?^```[ \t]*$", "", (DOCS / name).read_text(), flags=re.S | re.M)
+
+
+def app_routes() -> dict[tuple[str, str], str | None]:
+    """``{(method, path): scope}`` of every route the API serves, paths with ``{name}`` placeholders."""
+    app = create_app(load_settings({"WOWSINO_ADMIN_TOKEN": "x" * 32}))
+    found: dict[tuple[str, str], str | None] = {}
+    for route in app.routes:
+        if route.path.startswith("/schema"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
+                found[(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path))] = handler.opt.get("scope")
+    return found
+
+
+def documented_routes() -> list[tuple[str, str, str | None, str]]:
+    """``(method, path, scope or None, page)`` for every route the pages name, ``<engine>`` expanded."""
+    found = []
+    for name in PAGES:
+        for method, path, scope in DOCUMENTED_ROUTE.findall(prose(name)):
+            for engine in ENGINES if "<engine>" in path else ("",):
+                found.append((method, path.replace("<engine>", engine), scope or None, name))
+    return found
+
+
+def same_route(served: str, named: str) -> bool:
+    """Whether a documented path names a served one: equal segments, any value for a placeholder."""
+    a, b = served.strip("/").split("/"), named.strip("/").split("/")
+    return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b, strict=True))
+
+
+def test_every_route_is_documented_and_every_documented_route_is_served_with_its_scope() -> None:
+    served = app_routes()
+    named = documented_routes()
+    assert len(served) > 60
+    for method, path, scope, page in named:
+        matches = [key for key in served if key[0] == method and same_route(key[1], path)]
+        assert matches, f"docs/{page} names `{method} {path}`, which the API does not serve"
+        if scope is not None:
+            assert {served[key] for key in matches} == {scope}, (
+                f"docs/{page}: `{method} {path}` needs {served[matches[0]]}"
+            )
+    undocumented = [
+        f"{method} {path}"
+        for method, path in sorted(served, key=lambda key: (key[1], key[0]))
+        if not any(m == method and same_route(path, p) for m, p, _, _ in named)
+    ]
+    assert not undocumented, f"routes the docs never name: {undocumented}"
+
+    # the scope table of concepts.md: each row's routes need exactly that row's scope
+    rows = re.findall(rf"^\| `({SCOPE})` \| (.*) \|$", prose("concepts.md"), re.M)
+    assert len(rows) == 7
+    for scope, allows in rows:
+        for method, path, _ in DOCUMENTED_ROUTE.findall(allows):
+            matches = [key for key in served if key[0] == method and same_route(key[1], path)]
+            assert matches and {served[key] for key in matches} == {scope}, f"`{method} {path}` is not {scope}"
+
+
+def settings_tables() -> tuple[list[list[str]], list[list[str]]]:
+    """The rows of the two tables under "## Settings" in operations.md: the settings, and the Procfile's own."""
+    section = prose("operations.md").split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    tables: list[list[list[str]]] = [[]]
+    for line in section.splitlines():
+        if line.startswith("|"):
+            tables[-1].append([cell.strip() for cell in line.strip("|").split("|")])
+        elif tables[-1]:
+            tables.append([])
+    settings, procfile = [table[2:] for table in tables if table][:2]
+    return settings, procfile
+
+
+def test_settings_table_lists_every_setting_with_its_default() -> None:
+    read = set(re.findall(r'env(?:\.get\(|, )"([A-Z][A-Z_]+)"', inspect.getsource(load_settings)))
+    settings, procfile = settings_tables()
+    names = [row[0].strip("`") for row in settings]
+    assert len(read) >= 20 and sorted(names) == sorted(read), (
+        f"settings read but not documented (or gone): {read ^ set(names)}"
+    )
+    defaults = load_settings({})
+    for row in settings:
+        name, default = row[0].strip("`"), row[1]
+        if default.startswith("none"):
+            assert defaults.admin_token is None and name == "WOWSINO_ADMIN_TOKEN"
+            continue
+        literal = re.fullmatch(r"`([^`]+)`", default)
+        assert literal, f"{name}: default {default!r} is not a literal"
+        assert load_settings({name: literal[1]}) == defaults, f"{name}: the default is not {literal[1]}"
+    documented = {name for row in procfile for name in re.findall(r"`([A-Z_]+)`", row[0])} | set(names)
+    used = set(re.findall(r"\$\{?([A-Z_]+)", (ROOT / "Procfile").read_text()))
+    assert used <= documented, f"the Procfile reads {used - documented}, which operations.md does not list"
+
+
+def test_error_table_lists_exactly_the_problems_the_api_answers() -> None:
+    request = SimpleNamespace(method="GET", url=SimpleNamespace(path="/"))
+    answers = [errors.domain_problem(kind("x")) for kind in errors.STATUS_BY_ERROR]
+    answers += [errors.http_problem(request, HTTPException(status_code=code)) for code in (400, 404, 405, 413)]
+    answers += [errors.validation_problem(request, ValidationException())]
+    answers += [errors.dependency_down(request, ConnectionError("down"))]
+    answers += [errors.unexpected(request, RuntimeError("boom"))]
+    problems = {(answer.status_code, answer.content["type"]) for answer in answers}
+    table = re.findall(r"^\| (\d{3}) \| `([a-z-]+)` \|", prose("concepts.md"), re.M)
+    documented = {(int(status), slug) for status, slug in table}
+    assert len(table) == len(documented) and documented == problems, f"differences: {documented ^ problems}"
+
+
+def github_anchors(name: str) -> set[str]:
+    """The anchors GitHub gives the headings of a page."""
+    found: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", prose(name), re.M):
+        anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        suffix = 0
+        while (anchor if not suffix else f"{anchor}-{suffix}") in found:
+            suffix += 1
+        found.add(anchor if not suffix else f"{anchor}-{suffix}")
+    return found
+
+
+def test_links_between_pages_land_on_a_page_and_a_heading() -> None:
+    checked = 0
+    for name in PAGES:
+        for target, anchor in re.findall(r"\]\((?!https?://)([^)#\s]*)(?:#([^)\s]*))?\)", prose(name)):
+            page = target or name
+            assert (DOCS / page).is_file(), f"docs/{name} links to {page}, which does not exist"
+            if anchor:
+                assert anchor in github_anchors(page), (
+                    f"docs/{name} links to {page}#{anchor}, which has no such heading"
+                )
+            checked += 1
+    assert checked > 50
