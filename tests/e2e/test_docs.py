@@ -478,6 +478,7 @@ def real_answers(api: httpx.Client, documented_batch: dict[str, Any], hooks_url:
     wait_until(lambda: bool(api.get(contributions).json()["data"]), what="the contribution")
     got.append(answered(api.get(contributions), 200))
     got.append(answered(api.post(f"/v1/jackpots/{jackpot['id']}/drop", json={}), 201))
+    got.append(answered(api.get(f"/v1/jackpots/{jackpot['id']}/drops"), 200))
     board = f"/v1/tournaments/{tournament['id']}/leaderboard"
     wait_until(lambda: bool(api.get(board).json()["data"]), what="the score")
     got.append(answered(api.get(board), 200))
