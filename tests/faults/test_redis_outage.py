@@ -62,3 +62,23 @@ def test_flush_rebuilds_leaderboards_and_keeps_deduplication(victim: Stack, tena
     tenant.client.post(f"/v1/tournaments/{tournament}/score", json={**score, "source_wager_id": "w2"})
     wait_until(lambda: tenant.client.get(board).json()["data"][0]["points"] == 10, what="the second score")
     assert tenant.client.get(board).json()["data"] == [{"rank": 1, "username": username, "points": 10}]
+
+
+def test_queued_events_survive_a_redis_crash(victim: Stack, tenant: Operator) -> None:
+    """Accepted events wait in Redis; with its append-only file they outlive a SIGKILL of Redis."""
+    from decimal import Decimal
+
+    username = tenant.player()
+    jackpot = tenant.client.post("/v1/jackpots", json={"name": "j", "currency": "USD", "seed_amount": "0"}).json()["id"]
+    victim.events.send(signal.SIGSTOP)  # nothing is applied: every accepted event is only queued
+    try:
+        for i in range(40):
+            body = {"user_id": username, "source_wager_id": f"q{i}", "amount": "2.5"}
+            assert tenant.client.post(f"/v1/jackpots/{jackpot}/contribute", json=body).status_code == 202
+        victim.redis_server.kill()
+        victim.redis_server.start()
+        wait_until(lambda: redis.Redis.from_url(victim.redis_url).ping(), what="Redis back")
+    finally:
+        victim.events.send(signal.SIGCONT)
+    pool = f"/v1/jackpots/{jackpot}"
+    wait_until(lambda: Decimal(tenant.client.get(pool).json()["pool"]) == 100, timeout=60, what="every queued event")

@@ -85,6 +85,11 @@ class Process:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _durable(port: int) -> list[str]:
+    """Redis's append-only file, synced on every write: queued messages survive a crash."""
+    return ["--appendonly", "yes", "--appendfsync", "always", "--appendfilename", f"redis-{port}.aof"]
+
+
 def start_redis(logs: Path) -> tuple[Process, str]:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -92,7 +97,7 @@ def start_redis(logs: Path) -> tuple[Process, str]:
     port = free_port()
     server = Process(
         "redis",
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(logs)],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(logs), *_durable(port)],
         dict(os.environ),
         logs,
     )
