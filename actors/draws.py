@@ -36,8 +36,8 @@ def player_lock(brand_id: str, mode: str, username: str) -> str:
     return f"player:{brand_id}:{mode}:{username}"
 
 
-async def run_for_player(operation_id: str, owner: str, lock: str, work: Work) -> None:
-    """Run *work* in one transaction while holding the player's lock, then announce and deliver.
+async def run_locked(operation_id: str, owner: str, lock: str, work: Work) -> None:
+    """Run *work* in one transaction while holding *lock* (a player or an engine), then announce and deliver.
 
     A unique-key violation or a moved commitment means a concurrent run won a race the lock should
     have prevented (an expired lock, a flushed Redis): the transaction is rerun and finds that result.
@@ -92,7 +92,7 @@ async def draw_prize_actor(
             operation_id=operation_id,
         )
 
-    await run_for_player(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -123,7 +123,7 @@ async def enter_raffle_actor(
             operation_id=operation_id,
         )
 
-    await run_for_player(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -152,7 +152,7 @@ async def draw_raffle_actor(
             operation_id=operation_id,
         )
 
-    await run_for_player(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", work)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -181,7 +181,7 @@ async def drop_jackpot_actor(
             operation_id=operation_id,
         )
 
-    await run_for_player(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", work)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -195,5 +195,5 @@ async def close_tournament_actor(
             session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
         )
 
-    await run_for_player(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work)
     await runtime().redis.delete(engine_cache_key(tournament_id))  # API processes stop accepting scores at once

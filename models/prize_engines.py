@@ -12,14 +12,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import JSON, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import from_units, to_units
-from models.base import UTCDateTime, created_field, id_field, iso, utcnow
+from models.base import created_field, id_field, iso, utcnow
+from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, InvalidInput, NotFound
 from models.fairness import draw_weighted
 from models.idempotency import IdempotencyRecord, find_record
@@ -30,22 +31,13 @@ from models.stats import chi_square
 from models.tenancy import Principal
 from models.webhooks import emit_event
 
-STATUSES = frozenset({"active", "paused", "archived"})
 MINI_GAME_KINDS = frozenset({"wheel", "scratch", "pick"})
 
 
-class PrizeEngineColumns(SQLModel):
-    id: str = id_field()
-    tenant_id: str = Field(max_length=36, index=True)
-    brand_id: str = Field(max_length=36)
-    mode: str = Field(max_length=8)
-    name: str = Field(max_length=200)
+class PrizeEngineColumns(EngineColumns):
     prize_table: list[dict[str, Any]] = Field(sa_type=JSON, nullable=False)
     cost_winz: int = Field(default=0)
     cooldown_s: int = Field(default=0)
-    status: str = Field(default="active", max_length=10)
-    created_at: datetime = created_field()
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class Lootbox(PrizeEngineColumns, table=True):
@@ -146,38 +138,9 @@ async def create_engine(
 async def get_engine(
     session: AsyncSession, spec: Spec, *, tenant_id: str, mode: str, brand_id: str, engine_id: str
 ) -> PrizeEngine:
-    model = spec.engine
-    engine = (
-        await session.execute(
-            select(model).where(
-                model.id == engine_id, model.tenant_id == tenant_id, model.mode == mode, model.brand_id == brand_id
-            )
-        )
-    ).scalar_one_or_none()
-    if engine is None:
-        raise NotFound(f"no {spec.noun} {engine_id!r}")
-    return cast(PrizeEngine, engine)
-
-
-async def list_engines(session: AsyncSession, spec: Spec, principal: Principal) -> list[PrizeEngine]:
-    model = spec.engine
-    rows = await session.execute(
-        select(model)
-        .where(
-            model.tenant_id == principal.tenant_id, model.mode == principal.mode, model.brand_id == principal.brand_id
-        )
-        .order_by(col(model.created_at).desc())
+    return await get_engine_row(
+        session, spec.engine, spec.noun, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=engine_id
     )
-    return [cast(PrizeEngine, engine) for engine in rows.scalars()]
-
-
-async def update_engine(session: AsyncSession, engine: PrizeEngine, *, name: str | None, status: str | None) -> None:
-    if status is not None and status not in STATUSES:
-        raise InvalidInput("must be active, paused or archived", field="status")
-    engine.name = name if name is not None else engine.name
-    engine.status = status if status is not None else engine.status
-    engine.updated_at = utcnow()
-    await session.flush()
 
 
 async def _check_cooldown(session: AsyncSession, spec: Spec, engine: PrizeEngine, player: Player) -> None:

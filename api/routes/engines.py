@@ -69,7 +69,9 @@ async def create_engine(
     """Create an engine from a validated body, idempotently when the body carries an idempotency key."""
     config = msgspec.to_builtins(data)
     key = config.pop("idempotency_key", None)
-    typed = {name: getattr(data, name) for name in config}  # datetimes stay datetimes
+    typed = {  # JSON values, but datetimes stay datetimes
+        name: value if isinstance(value := getattr(data, name), datetime) else config[name] for name in config
+    }
 
     async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
         return 201, await make(session, typed), []

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, get, patch, post
+from litestar import Request, Response, Router, get, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -16,8 +16,8 @@ from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.pagination import listing, page, window
-from api.schemas import EnginePatch, LootboxCreate, MiniGameCreate, OpenRequest
-from api.writes import write_once
+from api.routes.engines import create_engine, engine_handlers
+from api.schemas import LootboxCreate, MiniGameCreate, OpenRequest
 from models import prize_engines
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
@@ -25,34 +25,11 @@ from models.players import get_player
 from models.prize_engines import Spec
 from models.tenancy import Principal
 
-SPECS = {LOOTBOX.owner_type: LOOTBOX, MINI_GAME.owner_type: MINI_GAME}
+STATUSES = frozenset({"active", "paused", "archived"})
 
 
 def _routes(spec: Spec, create: HTTPRouteHandler, action: str) -> list[HTTPRouteHandler]:
     tags = [spec.noun]
-
-    @get("/", opt={"scope": "engines:read"}, tags=tags, summary=f"List {spec.noun}s")
-    async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
-        async with app_state(request).db.reader() as session:
-            engines = await prize_engines.list_engines(session, spec, principal)
-        return {"data": [prize_engines.engine_view(engine) for engine in engines], "next_cursor": None}
-
-    @get("/{engine_id:str}", opt={"scope": "engines:read"}, tags=tags, summary=f"Show a {spec.noun}")
-    async def show(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:
-        async with app_state(request).db.reader() as session:
-            engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
-        return prize_engines.engine_view(engine)
-
-    @patch(
-        "/{engine_id:str}", opt={"scope": "engines:write"}, tags=tags, summary=f"Rename, pause or archive a {spec.noun}"
-    )
-    async def change(
-        request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: EnginePatch
-    ) -> dict[str, Any]:
-        async with app_state(request).db.transaction() as session:
-            engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
-            await prize_engines.update_engine(session, engine, name=data.name, status=data.status)
-            return prize_engines.engine_view(engine)
 
     @post(f"/{{engine_id:str}}/{action}", opt={"scope": "engines:play"}, tags=tags, summary=f"Draw a {spec.noun} prize")
     async def draw(
@@ -100,21 +77,20 @@ def _routes(spec: Spec, create: HTTPRouteHandler, action: str) -> list[HTTPRoute
             engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
             return await prize_engines.draw_stats(session, spec, engine)
 
-    return [create, index, show, change, draw, draws, stats]
+    return [create, draw, draws, stats, *engine_handlers(spec.engine, spec.noun, _view, STATUSES)]
 
 
 async def _create(
     request: Request[Any, Any, Any], principal: Principal, spec: Spec, data: msgspec.Struct
 ) -> Response[dict[str, Any]]:
-    config = msgspec.to_builtins(data)
-    key = config.pop("idempotency_key", None)
+    async def make(session: AsyncSession, config: dict[str, Any]) -> dict[str, Any]:
+        return prize_engines.engine_view(await prize_engines.create_engine(session, spec, principal, config=config))
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
-        engine = await prize_engines.create_engine(session, spec, principal, config=dict(config))
-        return 201, prize_engines.engine_view(engine), []
+    return await create_engine(request, principal, data, f"{spec.owner_type}.create", make)
 
-    operation = f"{spec.owner_type}.create"
-    return await write_once(app_state(request), principal, operation=operation, key=key, request=config, work=work)
+
+async def _view(session: AsyncSession, engine: Any) -> dict[str, Any]:
+    return prize_engines.engine_view(engine)
 
 
 @post("/", opt={"scope": "engines:write"}, tags=["lootbox"], summary="Create a lootbox")
