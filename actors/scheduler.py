@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 
 from sqlmodel import col, select
 
@@ -57,7 +58,9 @@ async def start_due_engines() -> int:
         due: list[tuple[str, EngineColumns]] = [
             ("raffle", raffle) for raffle in await raffles.due_raffles(session, now)
         ]
-        due += [("tournament", tournament) for tournament in await tournaments.due_tournaments(session, now)]
+        # scores accepted just before ends_at may still be queued: close once they have had time to land
+        ended = now - timedelta(seconds=rt.settings.close_grace_s)
+        due += [("tournament", tournament) for tournament in await tournaments.due_tournaments(session, ended)]
     started = 0
     for kind, engine in due:
         if not await rt.redis.set(f"wowsino:scheduled:{engine.id}", "1", nx=True, ex=SCHEDULED_MARK_S):

@@ -39,6 +39,7 @@ class Settings:
     broker_maintenance_chance: int = 1000
     scheduler_interval_s: float = 1.0
     outbox_grace_s: float = 30.0
+    close_grace_s: float = 5.0
     max_body_bytes: int = 1_048_576
     rate_limit_per_second: int = 5000
     log_level: str = "INFO"
@@ -142,6 +143,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         scheduler_interval_s=_number(env, "SCHEDULER_INTERVAL", defaults.scheduler_interval_s, low=0.05, high=3600),
         outbox_grace_s=_number(env, "OUTBOX_GRACE", defaults.outbox_grace_s, low=0.1, high=86400),
+        close_grace_s=_number(env, "CLOSE_GRACE", defaults.close_grace_s, low=0, high=3600),
         max_body_bytes=_integer(env, "MAX_BODY_BYTES", defaults.max_body_bytes, low=1024, high=64 * 1_048_576),
         rate_limit_per_second=_integer(
             env, "RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second, low=1, high=10_000_000

@@ -10,10 +10,12 @@ import msgspec
 from litestar import Request, Response, get, patch
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from actors.events import apply_events_actor
 from api.auth import app_state
 from api.enqueue import Job, claim_and_enqueue
+from api.pagination import listing, page, window
 from api.schemas import EnginePatch
 from api.state import AppState
 from api.writes import write_once
@@ -102,3 +104,43 @@ def source_claim(principal: Principal, event: dict[str, Any]) -> str:
     """The Redis key claiming an event's business id within its engine (journeys: within the brand)."""
     engine = event.get("engine_id") or principal.brand_id
     return f"wowsino:source:{principal.tenant_id}:{principal.mode}:{event['type']}:{engine}:{event['source_id']}"
+
+
+def listing_handler(
+    path: str,
+    model: type[E],
+    noun: str,
+    rows: type[Any],
+    view: Callable[[Any, Any], dict[str, Any]],
+    *,
+    summary: str,
+    engine_column: str = "engine_id",
+    user_column: str = "username",
+    order: tuple[str, str] = ("created_at", "id"),
+) -> HTTPRouteHandler:
+    """``GET <path>``: an engine's rows newest first, cursor-paginated, filtered by player and time."""
+
+    @get(path, opt={"scope": "engines:read"}, tags=[noun], summary=summary)
+    async def handler(
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        engine_id: str,
+        user: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        paging = page(limit, cursor, since, until)
+        async with app_state(request).db.reader() as session:
+            engine = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
+            query = select(rows).where(getattr(rows, engine_column) == engine.id)
+            if user is not None:
+                query = query.where(getattr(rows, user_column) == user)
+            created, key = (col(getattr(rows, name)) for name in order)
+            found = list((await session.execute(window(query, created, key, paging))).scalars())
+        return listing(
+            found, paging, lambda row: view(engine, row), lambda row: (getattr(row, order[0]), getattr(row, order[1]))
+        )
+
+    return handler

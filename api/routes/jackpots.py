@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, post
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from actors.draws import drop_jackpot_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
-from api.pagination import listing, page, window
-from api.routes.engines import accept, create_engine, engine_handlers, scope
+from api.routes.engines import accept, create_engine, engine_handlers, listing_handler
 from api.schemas import ContributeRequest, DropRequest, JackpotCreate
 from models import jackpots
 from models.assets import from_units, to_units
@@ -100,57 +97,35 @@ async def drop(
     return await submit(state, principal, Submission(jackpots.DROP, data.idempotency_key, body, job))
 
 
-@get("/{engine_id:str}/contributions", opt={"scope": "engines:read"}, tags=["jackpot"])
-async def contributions(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    engine_id: str,
-    user: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[str, Any]:
-    """Contributions newest first."""
-    paging = page(limit, cursor, since, until)
-    model = jackpots.JackpotContribution
-    async with app_state(request).db.reader() as session:
-        jackpot = await jackpots.get_jackpot(session, jackpot_id=engine_id, **scope(principal))
-        query = select(model).where(model.jackpot_id == jackpot.id)
-        if user is not None:
-            query = query.where(model.username == user)
-        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
-
-    def view(row: jackpots.JackpotContribution) -> dict[str, Any]:
-        return {
-            "contribution_id": row.id,
-            "user_id": row.username,
-            "source_wager_id": row.source_wager_id,
-            "amount": from_units(jackpot.currency, row.amount),
-            "created_at": iso(row.created_at),
-        }
-
-    return listing(rows, paging, view, lambda row: (row.created_at, row.id))
+def _contribution_view(jackpot: jackpots.Jackpot, row: jackpots.JackpotContribution) -> dict[str, Any]:
+    return {
+        "contribution_id": row.id,
+        "user_id": row.username,
+        "source_wager_id": row.source_wager_id,
+        "amount": from_units(jackpot.currency, row.amount),
+        "created_at": iso(row.created_at),
+    }
 
 
-@get("/{engine_id:str}/drops", opt={"scope": "engines:read"}, tags=["jackpot"])
-async def drops(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    engine_id: str,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[str, Any]:
-    """Drops newest first."""
-    paging = page(limit, cursor, since, until)
-    model = jackpots.JackpotDrop
-    async with app_state(request).db.reader() as session:
-        jackpot = await jackpots.get_jackpot(session, jackpot_id=engine_id, **scope(principal))
-        query = select(model).where(model.jackpot_id == jackpot.id)
-        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
-    return listing(rows, paging, lambda row: jackpots.drop_view(jackpot, row), lambda row: (row.created_at, row.id))
+contributions = listing_handler(
+    "/{engine_id:str}/contributions",
+    jackpots.Jackpot,
+    "jackpot",
+    jackpots.JackpotContribution,
+    _contribution_view,
+    summary="List contributions",
+    engine_column="jackpot_id",
+)
+drops = listing_handler(
+    "/{engine_id:str}/drops",
+    jackpots.Jackpot,
+    "jackpot",
+    jackpots.JackpotDrop,
+    jackpots.drop_view,
+    summary="List drops",
+    engine_column="jackpot_id",
+    user_column="winner_username",
+)
 
 
 router = Router(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from api.auth import app_state
 from api.lookups import require_player
-from api.pagination import listing, page, window
-from api.routes.engines import accept, create_engine, engine_handlers, scope
+from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
 from api.schemas import JourneyCreate, JourneyEventRequest
 from models import journeys
 from models.pipeline import JOURNEY
@@ -60,34 +57,16 @@ async def progress(
         return journeys.progress_view(journey, username, await journeys.get_progress(session, journey, player))
 
 
-@get("/{engine_id:str}/progress", opt={"scope": "engines:read"}, tags=["journey"], summary="List progress")
-async def progress_list(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    engine_id: str,
-    user: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[str, Any]:
-    """Every player's progress on the journey, most recently advanced first."""
-    paging = page(limit, cursor, since, until)
-    model = journeys.JourneyProgress
-    async with app_state(request).db.reader() as session:
-        journey = await journeys.get_journey(session, journey_id=engine_id, **scope(principal))
-        query = select(model).where(model.journey_id == journey.id)
-        if user is not None:
-            query = query.where(model.username == user)
-        rows = list(
-            (await session.execute(window(query, col(model.updated_at), col(model.player_id), paging))).scalars()
-        )
-    return listing(
-        rows,
-        paging,
-        lambda row: journeys.progress_view(journey, row.username, row),
-        lambda row: (row.updated_at, row.player_id),
-    )
+progress_list = listing_handler(
+    "/{engine_id:str}/progress",
+    journeys.Journey,
+    "journey",
+    journeys.JourneyProgress,
+    lambda journey, row: journeys.progress_view(journey, row.username, row),
+    summary="List every player's progress, most recently advanced first",
+    engine_column="journey_id",
+    order=("updated_at", "player_id"),
+)
 
 
 router = Router(

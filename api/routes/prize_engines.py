@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from actors.draws import draw_prize_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
-from api.pagination import listing, page, window
-from api.routes.engines import create_engine, engine_handlers
+from api.routes.engines import create_engine, engine_handlers, listing_handler
 from api.schemas import LootboxCreate, MiniGameCreate, OpenRequest
 from models import prize_engines
 from models.lootbox import LOOTBOX
@@ -48,27 +45,14 @@ def _routes(spec: Spec, create: HTTPRouteHandler, action: str) -> list[HTTPRoute
         request_body = {"engine_id": engine_id, "user_id": data.user_id, "client_seed": data.client_seed}
         return await submit(state, principal, Submission(spec.operation, data.idempotency_key, request_body, job))
 
-    @get(f"/{{engine_id:str}}/{spec.listing}", opt={"scope": "engines:read"}, tags=tags, summary="List draws")
-    async def draws(
-        request: Request[Any, Any, Any],
-        principal: Principal,
-        engine_id: str,
-        user: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Draws newest first, with their revealed seeds."""
-        paging = page(limit, cursor, since, until)
-        model = spec.draw
-        async with app_state(request).db.reader() as session:
-            engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
-            query = select(model).where(model.engine_id == engine.id)
-            if user is not None:
-                query = query.where(model.username == user)
-            rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
-        return listing(rows, paging, prize_engines.draw_view, lambda row: (row.created_at, row.id))
+    draws = listing_handler(
+        f"/{{engine_id:str}}/{spec.listing}",
+        spec.engine,
+        spec.noun,
+        spec.draw,
+        lambda engine, row: prize_engines.draw_view(row),
+        summary="List draws with their revealed seeds",
+    )
 
     @get("/{engine_id:str}/stats", opt={"scope": "engines:read"}, tags=tags, summary="Outcome statistics")
     async def stats(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, post
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from actors.draws import draw_raffle_actor, enter_raffle_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
-from api.pagination import listing, page, window
-from api.routes.engines import create_engine, engine_handlers, scope
+from api.routes.engines import create_engine, engine_handlers, listing_handler, scope
 from api.schemas import DrawRequest, EnterRequest, RaffleCreate
 from models import raffles
 from models.errors import InvalidInput
@@ -75,27 +73,15 @@ async def draw(
     return await submit(state, principal, Submission(raffles.DRAW, data.idempotency_key, body, job))
 
 
-@get("/{engine_id:str}/entries", opt={"scope": "engines:read"}, tags=["raffle"], summary="List entries")
-async def entries(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    engine_id: str,
-    user: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[str, Any]:
-    """Entries newest first, each with its ticket range."""
-    paging = page(limit, cursor, since, until)
-    model = raffles.RaffleEntry
-    async with app_state(request).db.reader() as session:
-        raffle = await raffles.get_raffle(session, raffle_id=engine_id, **scope(principal))
-        query = select(model).where(model.raffle_id == raffle.id)
-        if user is not None:
-            query = query.where(model.username == user)
-        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
-    return listing(rows, paging, raffles.entry_view, lambda row: (row.created_at, row.id))
+entries = listing_handler(
+    "/{engine_id:str}/entries",
+    raffles.Raffle,
+    "raffle",
+    raffles.RaffleEntry,
+    lambda raffle, entry: raffles.entry_view(entry),
+    summary="List entries with their ticket ranges",
+    engine_column="raffle_id",
+)
 
 
 router = Router(

@@ -8,15 +8,13 @@ from typing import Annotated, Any
 from litestar import Request, Response, Router, get, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from actors.draws import close_tournament_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
-from api.pagination import listing, page, window
-from api.routes.engines import accept, create_engine, engine_handlers, scope
+from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
 from api.schemas import ScoreRequest, TournamentCreate
 from api.state import AppState
 from models import leaderboard, tournaments
@@ -110,27 +108,15 @@ async def close(request: Request[Any, Any, Any], principal: Principal, engine_id
     return await submit(state, principal, Submission("tournament.close", None, {"tournament_id": engine_id}, job))
 
 
-@get("/{engine_id:str}/scores", opt={"scope": "engines:read"}, tags=["tournament"], summary="List scores")
-async def scores(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    engine_id: str,
-    user: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> dict[str, Any]:
-    """Every counted score, newest first."""
-    paging = page(limit, cursor, since, until)
-    model = tournaments.TournamentScore
-    async with app_state(request).db.reader() as session:
-        tournament = await tournaments.get_tournament(session, tournament_id=engine_id, **scope(principal))
-        query = select(model).where(model.tournament_id == tournament.id)
-        if user is not None:
-            query = query.where(model.username == user)
-        rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
-    return listing(rows, paging, tournaments.score_view, lambda row: (row.created_at, row.id))
+scores = listing_handler(
+    "/{engine_id:str}/scores",
+    tournaments.Tournament,
+    "tournament",
+    tournaments.TournamentScore,
+    lambda tournament, score: tournaments.score_view(score),
+    summary="List counted scores",
+    engine_column="tournament_id",
+)
 
 
 router = Router(

@@ -48,6 +48,8 @@ def test_two_schedulers_pay_each_raffle_and_tournament_once(
     operator.client.post(
         f"/v1/tournaments/{tournament['id']}/score", json={"user_id": players[0], "source_wager_id": "w", "points": 1}
     )
+    board = f"/v1/tournaments/{tournament['id']}/leaderboard"
+    wait_until(lambda: operator.client.get(board).json()["data"] != [], what="the score, before the close")
 
     def all_done() -> bool:
         statuses = [operator.client.get(f"/v1/raffles/{raffle['id']}").json()["status"] for raffle in raffles]
