@@ -34,14 +34,9 @@ async def create(
     request: Request[Any, Any, Any], principal: Principal, data: TournamentCreate
 ) -> Response[dict[str, Any]]:
     async def make(session: AsyncSession, config: dict[str, Any]) -> dict[str, Any]:
-        config = {**config, "prizes": [{**vars_of(band)} for band in data.prizes]}
         return tournaments.tournament_view(await tournaments.create_tournament(session, principal, config=config))
 
     return await create_engine(request, principal, data, "tournament.create", make)
-
-
-def vars_of(band: Any) -> dict[str, int]:
-    return {"rank_from": band.rank_from, "rank_to": band.rank_to, "prize_winz": band.prize_winz}
 
 
 @post("/{engine_id:str}/score", opt={"scope": "engines:play"}, tags=["tournament"], status_code=202)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -81,8 +82,6 @@ class Stack:
         return Process(f"worker-{queue}", argv, self.env, self.logs)
 
     def cli(self, args: list[str], check: bool = True) -> str:
-        import subprocess
-
         done = subprocess.run(
             [sys.executable, "-m", "api.cli", *args], env=self.env, capture_output=True, text=True, timeout=60
         )
