@@ -1,0 +1,149 @@
+"""Processing: how fast workers apply events durably, and how long an event takes to show its effect.
+
+Applied events are counted by their effects, read through the API: the points on a fresh
+tournament's leaderboard (one point per score) plus the growth of a fresh jackpot's pool (one unit
+per contribution, in exact decimals). The rate is taken between 10 % and 90 % of the applied events,
+leaving out the start and the tail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from bench import load, workload
+from bench.load_result import LoadResult
+from bench.scenarios import Target
+from bench.stats import percentiles
+from bench.workload import Workload
+
+SEED = Decimal("100")
+SAMPLE_S = 0.2
+PROBE_POLL_S = 0.02
+PROBE_TIMEOUT_S = 10.0
+PROBES_PER_S = 10.0
+
+
+def _fresh_mix(target: Target, label: str) -> tuple[str, str, Workload]:
+    """A fresh tournament and jackpot, and traffic alternating scores and contributions on them."""
+    tournament = target.operator.create_tournament(f"bench {label}")
+    jackpot = target.operator.create_jackpot(f"bench {label}", seed_amount=str(SEED))
+    mix = Workload(label, (workload.score(tournament), workload.contribute(jackpot)), target.players)
+    return tournament, jackpot, mix
+
+
+def _applied(target: Target, tournament: str, jackpot: str) -> int | None:
+    """Events applied so far, or None when the stack could not answer the reads (counted, then retried)."""
+    try:
+        pool_growth = target.operator.jackpot_pool(jackpot) - SEED
+        return target.operator.leaderboard_points(tournament) + int(pool_growth)
+    except httpx.HTTPError:
+        return None
+
+
+def _crossing(samples: list[tuple[float, int]], level: float) -> float:
+    """When the applied count first reached *level*, interpolated between samples."""
+    previous = samples[0]
+    for sample in samples:
+        if sample[1] >= level:
+            if sample[1] == previous[1]:
+                return sample[0]
+            return previous[0] + (sample[0] - previous[0]) * (level - previous[1]) / (sample[1] - previous[1])
+        previous = sample
+    return samples[-1][0]
+
+
+def drain(target: Target, events: int, timeout_s: float) -> dict[str, Any]:
+    """Send *events* as fast as the API takes them and time the workers applying them."""
+    tournament, jackpot, mix = _fresh_mix(target, "processing")
+    stack = target.stack
+    started = time.monotonic()
+    samples: list[tuple[float, int]] = [(0.0, 0)]
+    max_backlog = read_failures = 0
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(
+            load.send, mix, stack.url, target.operator.key, connections=32, duration_s=timeout_s, count=events
+        )
+        while time.monotonic() - started < timeout_s:
+            time.sleep(SAMPLE_S)
+            applied = _applied(target, tournament, jackpot)
+            if applied is None:
+                read_failures += 1
+                continue
+            samples.append((time.monotonic() - started, applied))
+            max_backlog = max(max_backlog, stack.backlog())
+            if sending.done() and samples[-1][1] >= sending.result().events:
+                break
+        sent: LoadResult = sending.result()
+    stack.purge()
+    applied = samples[-1][1]
+    low, high = _crossing(samples, 0.1 * applied), _crossing(samples, 0.9 * applied)
+    rate = 0.8 * applied / (high - low) if high > low else 0.0
+    return {
+        "events_sent": events,
+        "events_accepted": sent.events,
+        "events_applied": applied,
+        "complete": applied >= sent.events,
+        "send_seconds": round(sent.duration_s, 2),
+        "drain_seconds": round(samples[-1][0], 2),
+        "max_backlog": max_backlog,
+        "ingest_bound": sent.duration_s > 0.5 * samples[-1][0],
+        "failed_reads": read_failures,
+        "rate": rate,
+    }
+
+
+async def _probe(client: httpx.AsyncClient, tournament: str, player: str, number: int) -> float | None:
+    """Seconds from posting one score for *player* until the leaderboard shows them; None if never."""
+    sent = time.monotonic()
+    body = {"user_id": player, "source_wager_id": f"probe-{number}", "points": 1}
+    response = await client.post(f"/v1/tournaments/{tournament}/score", json=body)
+    if response.status_code != 202:
+        return None
+    path = f"/v1/tournaments/{tournament}/leaderboard"
+    while time.monotonic() - sent < PROBE_TIMEOUT_S:
+        shown = await client.get(path, params={"around": player, "limit": 1})
+        if shown.status_code == 200 and any(row["username"] == player for row in shown.json()["data"]):
+            return time.monotonic() - sent
+        await asyncio.sleep(PROBE_POLL_S)
+    return None
+
+
+async def _probes(target: Target, tournament: str, probe_players: list[str], seconds: float) -> list[float | None]:
+    headers = {"Authorization": f"Bearer {target.operator.key}"}
+    async with httpx.AsyncClient(base_url=target.stack.url, headers=headers, timeout=PROBE_TIMEOUT_S) as client:
+        tasks = []
+        for number, player in enumerate(probe_players[: int(seconds * PROBES_PER_S)]):
+            tasks.append(asyncio.create_task(_probe(client, tournament, player, number)))
+            await asyncio.sleep(1 / PROBES_PER_S)
+        return list(await asyncio.gather(*tasks))
+
+
+def latency(target: Target, rate: float, seconds: float, probe_players: list[str]) -> dict[str, Any]:
+    """Event-to-effect latency of probe scores while the stack takes *rate* events/s in all."""
+    tournament, _, mix = _fresh_mix(target, "latency")
+    background = max(1.0, rate - PROBES_PER_S)
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(
+            load.send, mix, target.stack.url, target.operator.key, connections=16, duration_s=seconds, rate=background
+        )
+        found = asyncio.run(_probes(target, tournament, probe_players, seconds))
+        sent = sending.result()
+    target.stack.purge()
+    missed = sum(1 for value in found if value is None)
+    latencies = sorted(PROBE_TIMEOUT_S if value is None else value for value in found)
+    spread = percentiles([value * 1000 for value in latencies])
+    return {
+        "offered_rate": round(rate, 1),
+        "background_rate": round(sent.rate, 1),
+        "probes": len(found),
+        "missed": missed,
+        "p50_ms": spread.get("p50"),
+        "p99_ms": spread.get("p99"),
+        "max_ms": spread.get("max"),
+    }
