@@ -23,7 +23,9 @@ def parser() -> argparse.ArgumentParser:
     )
     commands.add_argument("--quick", action="store_true", help="short runs and scaled-down counts (about 2 minutes)")
     commands.add_argument("--runs", type=int, help="runs per scenario; medians are reported (default 3)")
-    commands.add_argument("--duration", type=float, help="seconds per load measurement (default 6, quick 1.5)")
+    commands.add_argument(
+        "--duration", type=int, help="seconds per load measurement (whole seconds; default 6, quick 2)"
+    )
     commands.add_argument(
         "--scenarios",
         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",

@@ -31,7 +31,7 @@ class Options:
 
 
 QUICK = {  # about two minutes on two cores: short loads and scaled-down counts, still three runs
-    "duration_s": 1.5,
+    "duration_s": 2.0,
     "processing_events": 500,
     "latency_s": 2.5,
     "drain_messages": 3000,

@@ -113,11 +113,12 @@ def render(workload: Workload) -> str:
 
 
 def run(workload: Workload, base_url: str, key: str, *, connections: int, duration_s: float) -> LoadResult:
-    """wrk with 2 threads and *connections* connections for *duration_s* seconds."""
+    """wrk with 2 threads and *connections* connections for *duration_s* seconds (rounded to whole seconds)."""
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as folder:
         script = Path(folder) / "workload.lua"
         script.write_text(render(workload))
-        argv = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{duration_s:g}s"]
+        seconds = max(1, round(duration_s))  # wrk takes whole seconds only
+        argv = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s"]
         done = subprocess.run(
             [*argv, "--timeout", "10s", "-s", str(script), base_url],
             env=child_env({"BENCH_API_KEY": key}),
@@ -127,7 +128,7 @@ def run(workload: Workload, base_url: str, key: str, *, connections: int, durati
         )
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+        raise RuntimeError(f"wrk failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-500:]}")
     raw = json.loads(lines[-1][len(MARKER) :])
     return LoadResult(
         generator="wrk",
