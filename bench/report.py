@@ -1,5 +1,8 @@
 """The session's figures as medians, ratios and verdicts, written to ``<date>.json`` and ``<date>.md``.
 
+A PostgreSQL session adds ``-postgresql`` to the name and a quick one ``-quick``, so one day's
+default, quick and PostgreSQL reports sit side by side.
+
 Files are written beside their final name and renamed into place, so a crash never leaves half a report.
 """
 
@@ -93,10 +96,11 @@ def write(session: dict[str, Any], quick: bool, folder: Path, options: Mapping[s
         "targets": [row.to_json() for row in rows],
     }
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"json": folder / f"{date}.json", "md": folder / f"{date}.md"}
+    name = date + ("-postgresql" if session["database"]["kind"] == "postgresql" else "") + ("-quick" if quick else "")
+    paths = {"json": folder / f"{name}.json", "md": folder / f"{name}.md"}
     _replace(paths["json"], json.dumps(document, indent=2) + "\n")
     _replace(paths["md"], markdown(document))
-    png = chart.draw(rows, folder / f"{date}.png", title=f"WOWsino vs its floors, {date}")
+    png = chart.draw(rows, folder / f"{name}.png", title=f"WOWsino vs its floors, {name}")
     if png is not None:
         paths["png"] = png
     return paths
