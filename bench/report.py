@@ -22,16 +22,25 @@ FIGURES = ("rate", "p50_ms", "p99_ms")
 
 
 def medians(session: Mapping[str, Any]) -> dict[str, float]:
-    """``{"<measurement>.<figure>": median over the runs}``, scale-out included."""
+    """Medians over the runs of every figure, of every figure's ratio to its floor, and of the scale-out rates."""
     collected: dict[str, list[float]] = {}
     for run in session["runs"]:
-        for name, found in run.items():
-            for figure in FIGURES:
-                if found.get(figure) is not None:
-                    collected.setdefault(f"{name}.{figure}", []).append(float(found[figure]))
+        flat = {
+            f"{name}.{figure}": float(found[figure])
+            for name, found in run.items()
+            for figure in FIGURES
+            if found.get(figure) is not None
+        }
+        for figure, floor in targets.pairs(ENDPOINTS).items():
+            if figure in flat and flat.get(floor):
+                flat[targets.ratio_of(figure)] = flat[figure] / flat[floor]
+                flat[targets.excess_of(figure)] = flat[figure] - flat[floor]
+        for name, value in flat.items():
+            collected.setdefault(name, []).append(value)
     for processes, rates in session.get("scaleout", {}).items():
         collected[f"scaleout.{processes}.rate"] = list(rates)
-    return {name: value for name, values in collected.items() if (value := median(values)) is not None}
+    middles = {name: median(values) for name, values in collected.items()}
+    return {name: middle for name, middle in middles.items() if middle is not None}
 
 
 def verdicts(session: Mapping[str, Any], found: Mapping[str, float], quick: bool) -> list[targets.Row]:
@@ -60,7 +69,8 @@ def markdown(document: Mapping[str, Any]) -> str:
         f"# WOWsino benchmark, {document['date']}",
         "",
         f"{machine['cores']} cores ({machine['cpu']}), {document['database']['kind']}, "
-        f"load generator {document['load_generator']}, {document['runs_done']} run(s), medians; "
+        f"load generator {document['load_generator']}, medians of {document['runs_done']} run(s) "
+        "(a ratio is the median of the runs' ratios, each run measuring both sides back to back); "
         f"load average {machine['load_average_at_start']} at start, {machine['load_average_at_end']} at end. "
         f"Commit {str(machine['commit'])[:12]}." + (" **Quick mode.**" if document["quick"] else ""),
         "",

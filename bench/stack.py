@@ -101,8 +101,11 @@ class Stack:
         return int(dropped)
 
     def backlog(self, queue: str = "events") -> int:
-        """Messages enqueued and not yet acknowledged (waiting or being worked on)."""
-        return int(self.redis.hlen(f"{NAMESPACE}:{queue}.msgs"))
+        """Messages enqueued and not yet acknowledged (waiting, being worked on, or delayed for a retry)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hlen(f"{NAMESPACE}:{queue}.msgs")
+            pipe.hlen(f"{NAMESPACE}:{queue}.DQ.msgs")
+            return sum(int(count) for count in pipe.execute())
 
     def stop(self) -> None:
         self.redis.close()
