@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench import report
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_argument("--event-processes", type=int, default=1, help="EVENT_PROCESSES (default 1)")
     commands.add_argument("--draw-processes", type=int, default=1, help="DRAW_PROCESSES (default 1)")
     commands.add_argument("--web-concurrency", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
+    commands.add_argument("--output", type=Path, help="folder for the reports (default bench/results)")
     commands.add_argument("--budget", type=float, help="seconds the whole session may take (default 840, quick 180)")
     return commands
 
@@ -49,6 +51,8 @@ def options_from(arguments: argparse.Namespace) -> Options:
         chosen["runs"] = max(1, arguments.runs)
     if arguments.duration is not None:
         chosen["duration_s"] = max(1.0, arguments.duration)
+    if arguments.output is not None:
+        chosen["output"] = arguments.output
     if arguments.budget is not None:
         chosen["budget_s"] = arguments.budget
     if arguments.scenarios:

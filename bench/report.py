@@ -59,6 +59,27 @@ def verdicts(session: Mapping[str, Any], found: Mapping[str, float], quick: bool
     ]
 
 
+def observations(session: Mapping[str, Any]) -> list[str]:
+    """What the runs saw besides their figures: refused reads, unfinished drains, draws that timed out."""
+    runs = session["runs"]
+    seen = []
+    failed_reads = sum(run.get("processing", {}).get("failed_pool_reads", 0) for run in runs)
+    if failed_reads:
+        seen.append(f"GET /v1/jackpots/{{id}} failed {failed_reads} time(s) right after a drain (503, retried)")
+    unfinished = [run["processing"] for run in runs if run.get("processing", {}).get("complete") is False]
+    for drain in unfinished:
+        seen.append(f"a processing run applied {drain['events_applied']} of {drain['events_accepted']} events in time")
+    missed = sum(run.get("latency", {}).get("missed", 0) for run in runs)
+    if missed:
+        seen.append(f"{missed} latency probe(s) never showed on the leaderboard (counted as 10 s)")
+    pending = sum(
+        count for run in runs for status, count in run.get("draws", {}).get("statuses", {}).items() if status != "201"
+    )
+    if pending:
+        seen.append(f"{pending} lootbox open(s) answered other than 201 (202 = the draw outlasted DRAW_WAIT_TIMEOUT)")
+    return seen
+
+
 def _cell(passed: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "n/a"}[passed]
 
@@ -84,7 +105,7 @@ def markdown(document: Mapping[str, Any]) -> str:
             f"{row['requirement']} | {_cell(row['passed'])} |"
         )
     notes = [f"{row['scenario']}: {row['note']}" for row in document["targets"] if row["note"]]
-    notes += document["notes"]
+    notes += document["notes"] + observations(document)
     if notes:
         lines += ["", *[f"- {note}" for note in notes]]
     return "\n".join(lines) + "\n"

@@ -28,7 +28,8 @@ SEED = Decimal("100")
 SAMPLE_S = 0.2
 PROBE_POLL_S = 0.02
 PROBE_TIMEOUT_S = 10.0
-PROBES_PER_S = 10.0
+PROBES_PER_S = 20.0
+LEAD_S = 1.0  # background traffic runs this long before the first probe: steady state, workers awake
 
 
 def _fresh_mix(target: Target, label: str) -> tuple[str, str, Workload]:
@@ -136,8 +137,15 @@ def latency(target: Target, rate: float, seconds: float, probe_players: list[str
     background = max(1.0, rate - PROBES_PER_S)
     with ThreadPoolExecutor(1) as pool:
         sending = pool.submit(
-            load.send, mix, target.stack.url, target.operator.key, connections=16, duration_s=seconds, rate=background
+            load.send,
+            mix,
+            target.stack.url,
+            target.operator.key,
+            connections=16,
+            duration_s=seconds + LEAD_S,
+            rate=background,
         )
+        time.sleep(LEAD_S)
         found = asyncio.run(_probes(target, tournament, probe_players, seconds))
         sent = sending.result()
     target.stack.purge()
