@@ -79,13 +79,18 @@ class Session:
     def _start(self, topology: Topology, label: str, operator: Operator | None = None) -> Target:
         stack = Stack(self.database.url, self.redis.url, topology, self.home / label, label)
         say(f"stack '{label}' up ({self.database.kind}, {topology})")
-        if operator is None or self.engines is None:
-            target = provision_target(stack, provision(stack.url, stack.admin_token), self.options.players, self.home)
-            self.engines = target.engines
-        else:
-            players = tuple(f"p{index:04d}" for index in range(self.options.players))
-            target = Target(stack, operator.at(stack.url), players, self.engines, self.home)
-        _warm_up(target)
+        try:
+            if operator is None or self.engines is None:
+                operator = provision(stack.url, stack.admin_token)
+                target = provision_target(stack, operator, self.options.players, self.home)
+                self.engines = target.engines
+            else:
+                players = tuple(f"p{index:04d}" for index in range(self.options.players))
+                target = Target(stack, operator.at(stack.url), players, self.engines, self.home)
+            _warm_up(target)
+        except BaseException:
+            stack.stop()
+            raise
         return target
 
     def _run(self) -> dict[str, Any]:
