@@ -148,6 +148,7 @@ def latency(target: Target, rate: float, seconds: float, probe_players: list[str
         time.sleep(LEAD_S)
         found = asyncio.run(_probes(target, tournament, probe_players, seconds))
         sent = sending.result()
+    backlog = target.stack.backlog()  # more than a handful: the workers were not keeping up with that rate
     target.stack.purge()
     missed = sum(1 for value in found if value is None)
     latencies = sorted(PROBE_TIMEOUT_S if value is None else value for value in found)
@@ -155,6 +156,7 @@ def latency(target: Target, rate: float, seconds: float, probe_players: list[str
     return {
         "offered_rate": round(rate, 1),
         "background_rate": round(sent.rate, 1),
+        "backlog_at_end": backlog,
         "probes": len(found),
         "missed": missed,
         "p50_ms": spread.get("p50"),
