@@ -41,7 +41,8 @@ def draw(rows: Sequence[Row], path: Path, title: str) -> Path | None:
         text = f"{row.measured}{ratio}; target {row.requirement}"
         inside = end > 3
         x = low * 1.15 if inside else end * 1.15
-        axes.text(x, position, text, va="center", fontsize=7, color="white" if inside else "black")
+        style = {"color": "white"} if inside else {"bbox": {"facecolor": "white", "edgecolor": "none", "pad": 1}}
+        axes.text(x, position, text, va="center", fontsize=7, **style)
     axes.set_xlabel("measured ÷ target (1 = target met, right is better; log scale)")
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
