@@ -31,7 +31,7 @@ from bench.workload import Workload, score
 
 WARM_UP_S = 1.0
 DRAIN_TIMEOUT_S = 120.0
-SCALE_OUT_RESERVE_S = 90.0
+STACK_START_S = 15.0  # starting, provisioning and warming up one stack, roughly
 
 
 def say(message: str) -> None:
@@ -135,13 +135,23 @@ class Session:
             "seconds": round(time.monotonic() - self.started, 1),
         }
 
+    def _memory_reserve(self) -> float:
+        return self.options.memory_timeout_s + 10 if self.wants("memory") else 0.0
+
+    def _drain_estimate(self) -> float:
+        """Seconds one processing drain took at most so far (a guess before the first)."""
+        drains = [run["processing"]["drain_seconds"] for run in self.runs if "processing" in run]
+        return max(drains, default=60.0)
+
+    def _reserve(self, runs: int) -> float:
+        """Seconds to keep for what follows the runs: scale-out's two stacks and the memory scenario."""
+        scale_out = 2 * (STACK_START_S + runs * self._drain_estimate()) if self.scales_out else 0.0
+        return self._memory_reserve() + scale_out
+
     def _runs(self, target: Target, floor_a: FloorServer | None, probes: list[str]) -> None:
-        reserve = (self.options.memory_timeout_s + 10 if self.wants("memory") else 0) + (
-            SCALE_OUT_RESERVE_S if self.scales_out else 0
-        )
         last = 0.0
         for number in range(1, self.options.runs + 1):
-            if number > 1 and self.left() - reserve < last:
+            if number > 1 and self.left() - self._reserve(number) < last:
                 self.notes.append(f"only {number - 1} of {self.options.runs} runs fitted in the time budget")
                 say(self.notes[-1])
                 break
@@ -200,6 +210,9 @@ class Session:
             target = self._start(topology, f"scaleout-{processes}", operator)
             try:
                 for _ in range(max(1, len(self.runs))):
+                    if found.get(str(processes)) and self.left() < self._memory_reserve() + self._drain_estimate():
+                        self.notes.append(f"scale-out with {processes} process(es) cut short by the time budget")
+                        break
                     rate = processing.drain(target, self.options.processing_events, DRAIN_TIMEOUT_S)["rate"]
                     found.setdefault(str(processes), []).append(rate)
                     say(f"  scale-out, {processes} event process(es): {rate:,.1f} events/s")
