@@ -1,0 +1,61 @@
+"""Memory: the RSS of the API and worker processes as pipeline events accumulate, and its growth.
+
+Events go in chunks through the single-event endpoints (or the batch endpoint when the stack has it);
+after each chunk every API process and every events-worker process is sampled from
+``/proc/<pid>/status``. Workers keep applying events throughout; each checkpoint records how many
+they had applied (accepted minus the backlog), since a slow worker may lag far behind the API.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench import load
+from bench.procs import rss_mb
+from bench.scenarios import Target, ingest
+from bench.workload import Workload
+
+ROLES = ("api", "events", "draws")
+
+
+def sample(target: Target) -> dict[str, float]:
+    """The largest RSS (MiB) among the processes of each role."""
+    found: dict[str, float] = {}
+    for role in ROLES:
+        sizes = [size for proc in target.stack.processes(role) if (size := rss_mb(proc.pid)) is not None]
+        if sizes:
+            found[role] = round(max(sizes), 1)
+    return found
+
+
+def memory(target: Target, chunk: int, chunks: int, timeout_s: float, use_batch: bool) -> dict[str, Any]:
+    """RSS after each of *chunks* chunks of *chunk* events, all within *timeout_s* seconds."""
+    if use_batch:
+        traffic = ingest.batch_workload(target, 1000)
+        per_request = 1000
+    else:
+        traffic = Workload("memory", tuple(ingest.items(target).values()), target.players)
+        per_request = 1
+    started = time.monotonic()
+    accepted = 0
+    checkpoints = [{"accepted": 0, "applied": 0, "seconds": 0.0, **sample(target)}]
+    for _ in range(chunks):
+        left = timeout_s - (time.monotonic() - started)
+        if left <= 1:
+            break
+        sent = load.send(
+            traffic,
+            target.stack.url,
+            target.operator.key,
+            connections=64,
+            duration_s=left,
+            count=max(1, chunk // per_request),
+            processes=2,
+        )
+        accepted += sent.events
+        applied = accepted - target.stack.backlog()
+        seconds = round(time.monotonic() - started, 1)
+        checkpoints.append({"accepted": accepted, "applied": applied, "seconds": seconds, **sample(target)})
+    target.stack.purge()
+    return {"chunk": chunk, "checkpoints": checkpoints, "complete": len(checkpoints) == chunks + 1}

@@ -1,0 +1,117 @@
+"""The stack as ``make run`` starts it (``wowsino run``: Procfile under honcho), and its processes by role."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis import Redis
+
+from bench.procs import BIN, Child, ProcInfo, child_env, descendants, free_port, info, wait_http
+
+NAMESPACE = "wowsino"  # the project's Dramatiq namespace (actors/broker.py)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """How many processes and threads serve each part; the floors are run with the same numbers."""
+
+    web_concurrency: int = 2
+    event_processes: int = 1
+    event_threads: int = 8
+    draw_processes: int = 1
+    draw_threads: int = 8
+    webhook_processes: int = 1
+
+    def env(self) -> dict[str, str]:
+        return {
+            "WEB_CONCURRENCY": str(self.web_concurrency),
+            "EVENT_PROCESSES": str(self.event_processes),
+            "EVENT_THREADS": str(self.event_threads),
+            "DRAW_PROCESSES": str(self.draw_processes),
+            "DRAW_THREADS": str(self.draw_threads),
+            "WEBHOOK_PROCESSES": str(self.webhook_processes),
+        }
+
+
+class Stack:
+    """``wowsino run`` in its own folder, on the given database and Redis, with a private admin token."""
+
+    def __init__(self, database_url: str, redis_url: str, topology: Topology, home: Path, label: str) -> None:
+        self.topology = topology
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_token = secrets.token_urlsafe(32)  # never printed: it lives in this object and the child's env
+        self.redis = Redis.from_url(redis_url)
+        home.mkdir(parents=True, exist_ok=True)
+        env = child_env(
+            {
+                "PORT": str(self.port),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "WOWSINO_ADMIN_TOKEN": self.admin_token,
+                "LOG_LEVEL": "WARNING",
+                **topology.env(),
+            }
+        )
+        self.child = Child(f"stack-{label}", [str(BIN / "wowsino"), "run"], env, home, cwd=home)
+        try:
+            wait_http(f"{self.url}/ready", timeout=90, child=self.child)
+            self._wait_for_workers(timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_for_workers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (
+            len(self.processes("events")) < self.topology.event_processes
+            or len(self.processes("draws")) < self.topology.draw_processes
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the stack's workers did not start:\n{self.child.tail()}")
+            time.sleep(0.2)
+
+    def processes(self, role: str) -> list[ProcInfo]:
+        """The processes doing the work of *role*: ``api`` (uvicorn workers) or a queue (Dramatiq workers)."""
+        tree = [found for pid in descendants(self.child.pid) if (found := info(pid)) is not None]
+        by_pid = {proc.pid: proc for proc in tree}
+        if role == "api":
+            servers = [proc for proc in tree if any(part.endswith("uvicorn") for part in proc.argv[:2])]
+            workers = [
+                proc
+                for proc in tree
+                if proc.ppid in {server.pid for server in servers} and "resource_tracker" not in proc.command
+            ]
+            return workers or servers  # one web process serves by itself
+        return [  # Dramatiq's worker processes are forks of the ``dramatiq`` command, under it
+            proc for proc in tree if _serves(proc, role) and proc.ppid in by_pid and _serves(by_pid[proc.ppid], role)
+        ]
+
+    def purge(self, queue: str = "events") -> int:
+        """Drop the messages still waiting in *queue* (a backlog left by an ingestion test); how many."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hlen(f"{NAMESPACE}:{queue}.msgs")
+            pipe.delete(
+                *(f"{NAMESPACE}:{name}" for name in (queue, f"{queue}.msgs", f"{queue}.DQ", f"{queue}.DQ.msgs"))
+            )
+            dropped, _ = pipe.execute()
+        return int(dropped)
+
+    def backlog(self, queue: str = "events") -> int:
+        """Messages enqueued and not yet acknowledged (waiting, being worked on, or delayed for a retry)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hlen(f"{NAMESPACE}:{queue}.msgs")
+            pipe.hlen(f"{NAMESPACE}:{queue}.DQ.msgs")
+            return sum(int(count) for count in pipe.execute())
+
+    def stop(self) -> None:
+        self.redis.close()
+        self.child.stop(timeout=20)
+
+
+def _serves(proc: ProcInfo, queue: str) -> bool:
+    """A ``dramatiq … --queues <queue>`` process (not the shell that started it)."""
+    return any(arg == "--queues" and value == queue for arg, value in zip(proc.argv, proc.argv[1:], strict=False))
