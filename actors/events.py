@@ -26,7 +26,7 @@ from models.pipeline import Applied, apply_events
 
 log = logging.getLogger("wowsino.events")
 TRANSACTION_ATTEMPTS = 5
-MAX_GROUP_EVENTS = 2000
+MAX_GROUP_EVENTS = 500  # bounds how long one group holds the SQLite write lock
 
 
 @dataclass
