@@ -74,3 +74,21 @@ async def find_by_operation(
             )
         )
     ).scalar_one_or_none()
+
+
+Outcome = tuple[int, dict[str, Any], list[str], bool]  # status, body, webhook deliveries, deduped
+
+
+async def earlier_outcome(
+    session: AsyncSession, *, tenant_id: str, mode: str, operation: str, key: str, fingerprint: str, operation_id: str
+) -> Outcome | None:
+    """The stored answer of an operation already done under this key, or None.
+
+    It counts as deduplicated unless this very operation stored it (a rerun after a crash).
+    """
+    record = await find_record(
+        session, tenant_id=tenant_id, mode=mode, operation=operation, key=key, fingerprint=fingerprint
+    )
+    if record is None:
+        return None
+    return record.status_code, record.response, [], record.operation_id != operation_id

@@ -22,14 +22,13 @@ from models.base import created_field, id_field, iso, new_id, table, utcnow
 from models.db import insert_ignore
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict, InvalidInput
-from models.idempotency import find_record
+from models.idempotency import Outcome, earlier_outcome
 from models.ledger import Owner, balances, transfer
 from models.players import Player
 from models.tenancy import Principal
 from models.webhooks import emit_event
 
 DROP = "jackpot.drop"
-Outcome = tuple[int, dict[str, Any], list[str], bool]
 
 
 class Jackpot(EngineColumns, table=True):
@@ -236,11 +235,17 @@ async def drop_jackpot(
     operation_id: str,
 ) -> Outcome:
     """Drop on demand, once per idempotency key; the winner defaults to the last contributor."""
-    record = await find_record(
-        session, tenant_id=tenant_id, mode=mode, operation=DROP, key=idempotency_key, fingerprint=fingerprint
+    earlier = await earlier_outcome(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        operation=DROP,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        operation_id=operation_id,
     )
-    if record is not None:
-        return record.status_code, record.response, [], record.operation_id != operation_id
+    if earlier is not None:
+        return earlier
     jackpot = await get_jackpot(session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, jackpot_id=jackpot_id)
     if winner_username is not None:
         winner = await player_by_name(

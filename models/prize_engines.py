@@ -23,7 +23,7 @@ from models.base import created_field, id_field, iso, utcnow
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, InvalidInput, NotFound
 from models.fairness import draw_weighted
-from models.idempotency import IdempotencyRecord, find_record
+from models.idempotency import IdempotencyRecord, earlier_outcome
 from models.ledger import Leg, account_id, post_transaction
 from models.players import Player, advance_commitment
 from models.prizes import normalize_prize_table, weights
@@ -177,11 +177,17 @@ async def draw_prize(
     operation_id: str,
 ) -> tuple[int, dict[str, Any], list[str], bool]:
     """Draw once per idempotency key: ``(status, body, delivery_ids, deduped)``."""
-    record = await find_record(
-        session, tenant_id=tenant_id, mode=mode, operation=spec.operation, key=idempotency_key, fingerprint=fingerprint
+    earlier = await earlier_outcome(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        operation=spec.operation,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        operation_id=operation_id,
     )
-    if record is not None:  # deduped unless this very operation stored it (a rerun after a crash)
-        return record.status_code, record.response, [], record.operation_id != operation_id
+    if earlier is not None:
+        return earlier
     engine = await get_engine(session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=engine_id)
     if engine.status != "active":
         raise Conflict(f"{spec.noun} is {engine.status}")

@@ -21,14 +21,13 @@ from models.base import UTCDateTime, created_field, id_field, iso, table, utcnow
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict
 from models.fairness import draw_index, new_server_seed, seed_hash
-from models.idempotency import find_record
+from models.idempotency import Outcome, earlier_outcome
 from models.ledger import transfer
 from models.tenancy import Principal
 from models.webhooks import emit_event
 
 ENTER = "raffle.enter"
 DRAW = "raffle.draw"
-Outcome = tuple[int, dict[str, Any], list[str], bool]
 
 
 class Raffle(EngineColumns, table=True):
@@ -140,11 +139,17 @@ async def enter_raffle(
     operation_id: str,
 ) -> Outcome:
     """Buy *tickets* for a player once per idempotency key."""
-    record = await find_record(
-        session, tenant_id=tenant_id, mode=mode, operation=ENTER, key=idempotency_key, fingerprint=fingerprint
+    earlier = await earlier_outcome(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        operation=ENTER,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        operation_id=operation_id,
     )
-    if record is not None:
-        return record.status_code, record.response, [], record.operation_id != operation_id
+    if earlier is not None:
+        return earlier
     raffle = await get_raffle(session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, raffle_id=raffle_id)
     player = await player_by_name(session, brand_id=brand_id, mode=mode, username=username)
     if raffle.status != "active" or (raffle.draw_at is not None and raffle.draw_at <= utcnow()):
@@ -209,11 +214,17 @@ async def draw_raffle(
     operation_id: str,
 ) -> Outcome:
     """Draw the winning ticket and pay the prize, once per raffle."""
-    record = await find_record(
-        session, tenant_id=tenant_id, mode=mode, operation=DRAW, key=idempotency_key, fingerprint=fingerprint
+    earlier = await earlier_outcome(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        operation=DRAW,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        operation_id=operation_id,
     )
-    if record is not None:
-        return record.status_code, record.response, [], record.operation_id != operation_id
+    if earlier is not None:
+        return earlier
     raffle = await get_raffle(session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, raffle_id=raffle_id)
     if raffle.status == "completed":
         raise Conflict("this raffle has already been drawn")
