@@ -26,7 +26,7 @@ class Options:
     batch_size: int = 1000
     players: int = 200
     budget_s: float = 14 * 60.0
-    topology: Topology = field(default_factory=Topology)
+    topology: Topology = field(default_factory=Topology.from_procfile)
     output: Path = ROOT / "bench" / "results"
 
 
