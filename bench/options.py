@@ -22,7 +22,7 @@ class Options:
     latency_s: float = 8.0
     drain_messages: int = 10_000
     memory_chunk: int = 50_000  # three chunks: checkpoints at 1x, 2x and 3x this many events
-    memory_timeout_s: float = 200.0
+    memory_timeout_s: float = 240.0
     batch_size: int = 1000
     players: int = 200
     budget_s: float = 14 * 60.0

@@ -155,7 +155,7 @@ class Session:
             return
         size, seconds = self.options.batch_size, max(BATCH_MIN_S, self.options.duration_s)
         for number, figures in enumerate(self.runs, start=1):
-            if number > 1 and self.left() < self._memory_reserve() + 3 * seconds:
+            if number > 1 and self.left() < self._memory_reserve() + self._scale_out_reserve() + 2 * (seconds + 1):
                 self.notes.append(f"batch ingestion measured in only {number - 1} run(s) within the time budget")
                 break
             say(f"batch {number}/{len(self.runs)}")
@@ -170,11 +170,14 @@ class Session:
         drains = [run["processing"]["drain_seconds"] for run in self.runs if "processing" in run]
         return max(drains, default=60.0)
 
+    def _scale_out_reserve(self, runs: int | None = None) -> float:
+        runs = len(self.runs) if runs is None else runs
+        return 2 * (STACK_START_S + runs * self._drain_estimate()) if self.scales_out else 0.0
+
     def _reserve(self, runs: int) -> float:
-        """Seconds to keep for what follows the runs: scale-out's two stacks and the memory scenario."""
-        scale_out = 2 * (STACK_START_S + runs * self._drain_estimate()) if self.scales_out else 0.0
+        """Seconds to keep for what follows *runs* runs: their batches, scale-out's two stacks, memory."""
         batch = runs * 2 * (max(BATCH_MIN_S, self.options.duration_s) + 1) if self.wants("batch") else 0.0
-        return self._memory_reserve() + scale_out + batch
+        return batch + self._scale_out_reserve(runs) + self._memory_reserve()
 
     def _runs(self, target: Target, floor_a: FloorServer | None, probes: list[str]) -> None:
         last = 0.0
