@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the WOWsino stack against its floors on this machine; write bench/results/<date>.*",
     )
-    commands.add_argument("--quick", action="store_true", help="short runs and scaled-down counts (about 2 minutes)")
+    commands.add_argument("--quick", action="store_true", help="short runs and scaled-down counts (2 to 3 minutes)")
     commands.add_argument("--runs", type=int, help="runs per scenario; medians are reported (default 3)")
     commands.add_argument(
         "--duration", type=int, help="seconds per load measurement (whole seconds; default 6, quick 2)"
@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
         variable = name.upper().replace("-", "_")
         commands.add_argument(f"--{name}", type=int, help=f"{variable} (default: the Procfile's)")
     commands.add_argument("--output", type=Path, help="folder for the reports (default bench/results)")
-    commands.add_argument("--budget", type=float, help="seconds the whole session may take (default 840, quick 180)")
+    commands.add_argument("--budget", type=float, help="seconds the whole session may take (default 840, quick 210)")
     return commands
 
 
