@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the WOWsino stack against its floors on this machine; write bench/results/<date>.*",
     )
-    commands.add_argument("--quick", action="store_true", help="short runs and scaled-down counts (about 2 minutes)")
+    commands.add_argument("--quick", action="store_true", help="short runs and scaled-down counts (2 to 3 minutes)")
     commands.add_argument("--runs", type=int, help="runs per scenario; medians are reported (default 3)")
     commands.add_argument(
         "--duration", type=int, help="seconds per load measurement (whole seconds; default 6, quick 2)"
@@ -37,11 +37,11 @@ def parser() -> argparse.ArgumentParser:
         help="postgresql://user@host/db: a fresh database is created on that server and dropped afterwards "
         "(default: $DATABASE_URL, else a fresh SQLite file)",
     )
-    commands.add_argument("--event-processes", type=int, default=1, help="EVENT_PROCESSES (default 1)")
-    commands.add_argument("--draw-processes", type=int, default=1, help="DRAW_PROCESSES (default 1)")
-    commands.add_argument("--web-concurrency", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
+    for name in ("web-concurrency", "event-processes", "event-threads", "draw-processes", "draw-threads"):
+        variable = name.upper().replace("-", "_")
+        commands.add_argument(f"--{name}", type=int, help=f"{variable} (default: the Procfile's)")
     commands.add_argument("--output", type=Path, help="folder for the reports (default bench/results)")
-    commands.add_argument("--budget", type=float, help="seconds the whole session may take (default 840, quick 180)")
+    commands.add_argument("--budget", type=float, help="seconds the whole session may take (default 840, quick 210)")
     return commands
 
 
@@ -64,10 +64,12 @@ def options_from(arguments: argparse.Namespace) -> Options:
     url = arguments.database_url
     if url and not is_postgres(url) and not url.startswith("sqlite"):
         raise SystemExit("bench: --database-url must be postgresql://… (or leave it out for SQLite)")
-    topology = Topology(
+    topology = Topology.from_procfile(
         web_concurrency=arguments.web_concurrency,
         event_processes=arguments.event_processes,
+        event_threads=arguments.event_threads,
         draw_processes=arguments.draw_processes,
+        draw_threads=arguments.draw_threads,
     )
     return Options(quick=arguments.quick, database_url=url if is_postgres(url) else None, topology=topology, **chosen)
 

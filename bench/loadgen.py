@@ -52,7 +52,8 @@ class Tally:
         self.statuses[str(status)] = self.statuses.get(str(status), 0) + 1
         self.latencies_ms.append(round(latency_s * 1000, 2))
         if status == self.workload.ok_status and self.workload.batch:
-            self.events += self.workload.batch - body.count(b'"error"')
+            self.events += body.count(b'"status":"accepted"')
+            self.deduped += body.count(b'"status":"duplicate"')
         elif status == self.workload.ok_status and b'"deduped":true' in body:
             self.deduped += 1
         elif status == self.workload.ok_status:

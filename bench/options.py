@@ -22,20 +22,20 @@ class Options:
     latency_s: float = 8.0
     drain_messages: int = 10_000
     memory_chunk: int = 50_000  # three chunks: checkpoints at 1x, 2x and 3x this many events
-    memory_timeout_s: float = 200.0
+    memory_timeout_s: float = 240.0
     batch_size: int = 1000
     players: int = 200
     budget_s: float = 14 * 60.0
-    topology: Topology = field(default_factory=Topology)
+    topology: Topology = field(default_factory=Topology.from_procfile)
     output: Path = ROOT / "bench" / "results"
 
 
-QUICK = {  # about two minutes on two cores: short loads and scaled-down counts, still three runs
+QUICK = {  # two to three minutes on two cores: short loads and scaled-down counts, still three runs
     "duration_s": 2.0,
     "processing_events": 500,
     "latency_s": 2.5,
     "drain_messages": 3000,
     "memory_chunk": 5000,
     "memory_timeout_s": 30.0,
-    "budget_s": 180.0,
+    "budget_s": 210.0,
 }

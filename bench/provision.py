@@ -19,7 +19,7 @@ class Operator:
     def __init__(self, base_url: str, key: str) -> None:
         self.base_url = base_url
         self.key = key
-        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
     def at(self, base_url: str) -> Operator:
         """The same key, on another stack sharing the database."""

@@ -13,7 +13,7 @@ from bench.procs import Child, child_env, free_port
 
 
 class RedisServer:
-    """One redis-server without persistence, bound to 127.0.0.1, stopped with the benchmark."""
+    """One redis-server bound to 127.0.0.1, with the append-only file that ``make run``'s Redis has."""
 
     def __init__(self, logs: Path) -> None:
         binary = shutil.which("redis-server")
@@ -21,7 +21,8 @@ class RedisServer:
             raise SystemExit("bench: redis-server is not installed (apt-get install -y redis-server)")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        argv += ["--appendonly", "yes", "--appendfsync", "everysec"]  # as the Redis that ``make run`` starts
         self.child = Child("redis", [*argv, "--dir", str(logs)], child_env({}), logs)
         self.client = Redis.from_url(self.url)
         deadline = time.monotonic() + 10

@@ -1,8 +1,9 @@
-"""One benchmark session: Redis, floors and stack up; the runs; scale-out and memory; everything down.
+"""One benchmark session: Redis, floor A and a stack up; the runs; the other phases; everything down.
 
-Floor A, the stack and the floors' workers share one private Redis and this machine; each run
+Floor A, the stacks and the floors' workers share one private Redis and this machine; each run
 measures every chosen scenario and its floor back to back, so a noisy neighbour hits both sides of
-a ratio alike. Scale-out and memory get stacks of their own, on the same database.
+a ratio alike. Batch ingestion comes after the runs; scale-out and memory get stacks of their own,
+on the same database, so that the work one phase leaves behind does not weigh on another.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from bench.load import generator_name, hammer
 from bench.options import Options
 from bench.provision import Operator, provision
 from bench.redis_server import RedisServer
-from bench.scenarios import Engines, Target, ingest, processing, provision_target
+from bench.scenarios import WARM_UP_PLAYER, Engines, Target, ingest, processing, provision_target
 from bench.scenarios.draws import CLIENTS, draws
 from bench.scenarios.memory import memory
-from bench.stack import Stack, Topology
+from bench.stack import SETTLE_S, Stack, Topology
 from bench.workload import Workload, score
 
 WARM_UP_S = 1.0
+BATCH_MIN_S = 4.0  # a batch of 1,000 can take a second or more: shorter loads would count almost none
 DRAIN_TIMEOUT_S = 120.0
-STACK_START_S = 15.0  # starting, provisioning and warming up one stack, roughly
+STACK_START_S = 25.0  # starting, warming up and stopping one stack, roughly
 
 
 def say(message: str) -> None:
@@ -96,29 +98,18 @@ class Session:
     def _run(self) -> dict[str, Any]:
         options = self.options
         description = machine.describe()
-        target = self._start(options.topology, "main")
-        probes = [f"q{index:04d}" for index in range(int(options.latency_s * processing.PROBES_PER_S) + 1)]
-        if self.wants("processing"):
-            target.operator.create_players(probes)
         floor_a = None
         try:
             if self.wants("ingest") or self.wants("batch"):
                 floor_a = FloorServer(options.topology.web_concurrency, self.home)
-                warm_up = Workload("warm-up", (score(target.engines.tournament),), target.players)
-                hammer(warm_up, floor_a.url, target.operator.key, connections=8, duration_s=WARM_UP_S)
-            if self.wants("batch"):
-                available, self.batch_unavailable = ingest.batch_available(target)
-                if not available:
-                    say(self.batch_unavailable)
-            self._runs(target, floor_a, probes)
+            operator = self._main(floor_a)
         finally:
             if floor_a is not None:
                 floor_a.stop()
-            target.stack.stop()
         if self.scales_out:
-            self._scale_out(target.operator)
+            self._scale_out(operator)
         if self.wants("memory"):
-            self._memory(target.operator)
+            self._memory(operator)
         description["load_average_at_end"] = machine.load_average()
         return {
             "machine": description,
@@ -135,18 +126,58 @@ class Session:
             "seconds": round(time.monotonic() - self.started, 1),
         }
 
+    def _main(self, floor_a: FloorServer | None) -> Operator:
+        """The runs of single-event ingestion, processing and draws, each beside its floor, on one stack."""
+        target = self._start(self.options.topology, "main")
+        try:
+            probes = [f"q{index:04d}" for index in range(int(self.options.latency_s * processing.PROBES_PER_S) + 1)]
+            if self.wants("processing"):
+                target.operator.create_players(probes)
+            if floor_a is not None:
+                warm_up = Workload("warm-up", (score(target.engines.tournament),), target.players)
+                hammer(warm_up, floor_a.url, target.operator.key, connections=8, duration_s=WARM_UP_S)
+            self._runs(target, floor_a, probes)
+            if self.wants("batch") and floor_a is not None:
+                self._batch(target, floor_a)
+        finally:
+            target.stack.stop()
+        if target.stack.unsettled:
+            busy = f"{target.stack.unsettled} time(s) the workers were still busy {SETTLE_S:.0f} s after a purge"
+            self.notes.append(busy)
+        return target.operator
+
+    def _batch(self, target: Target, floor_a: FloorServer) -> None:
+        """Batch ingestion, one measurement per run, after all the runs: the batches it accepts keep the
+        workers busy for minutes, which would weigh on every scenario measured after it on this stack."""
+        available, self.batch_unavailable = ingest.batch_available(target)
+        if not available:
+            say(self.batch_unavailable)
+            return
+        size, seconds = self.options.batch_size, max(BATCH_MIN_S, self.options.duration_s)
+        for number, figures in enumerate(self.runs, start=1):
+            if number > 1 and self.left() < self._memory_reserve() + self._scale_out_reserve() + 2 * (seconds + 1):
+                self.notes.append(f"batch ingestion measured in only {number - 1} run(s) within the time budget")
+                break
+            say(f"batch {number}/{len(self.runs)}")
+            self._record(figures, "ingest.batch", ingest.figures(ingest.batch(target, size, seconds)))
+            self._record(figures, "floor_a.batch", ingest.figures(ingest.batch(target, size, seconds, floor_a.url)))
+
     def _memory_reserve(self) -> float:
-        return self.options.memory_timeout_s + 10 if self.wants("memory") else 0.0
+        return self.options.memory_timeout_s + STACK_START_S if self.wants("memory") else 0.0
 
     def _drain_estimate(self) -> float:
         """Seconds one processing drain took at most so far (a guess before the first)."""
         drains = [run["processing"]["drain_seconds"] for run in self.runs if "processing" in run]
         return max(drains, default=60.0)
 
+    def _scale_out_reserve(self, runs: int | None = None) -> float:
+        runs = len(self.runs) if runs is None else runs
+        return 2 * (STACK_START_S + runs * self._drain_estimate()) if self.scales_out else 0.0
+
     def _reserve(self, runs: int) -> float:
-        """Seconds to keep for what follows the runs: scale-out's two stacks and the memory scenario."""
-        scale_out = 2 * (STACK_START_S + runs * self._drain_estimate()) if self.scales_out else 0.0
-        return self._memory_reserve() + scale_out
+        """Seconds to keep for what follows *runs* runs: their batches, scale-out's two stacks, memory."""
+        batch = runs * 2 * (max(BATCH_MIN_S, self.options.duration_s) + 1) if self.wants("batch") else 0.0
+        return batch + self._scale_out_reserve(runs) + self._memory_reserve()
 
     def _runs(self, target: Target, floor_a: FloorServer | None, probes: list[str]) -> None:
         last = 0.0
@@ -165,17 +196,12 @@ class Session:
         figures: dict[str, Any] = {}
 
         def record(name: str, found: dict[str, Any]) -> None:
-            figures[name] = found
-            shown = [f"{key} {found[key]:,.1f}" for key in ("rate", "p50_ms", "p99_ms") if found.get(key) is not None]
-            say(f"  {name}: {', '.join(shown)}")
+            self._record(figures, name, found)
 
         if self.wants("ingest") and floor_a is not None:
             for endpoint in ingest.ENDPOINTS:
                 record(f"ingest.{endpoint}", ingest.figures(ingest.single(target, endpoint, seconds)))
                 record(f"floor_a.{endpoint}", ingest.figures(ingest.single(target, endpoint, seconds, floor_a.url)))
-        if self.wants("batch") and floor_a is not None and not self.batch_unavailable:
-            record("ingest.batch", ingest.figures(ingest.batch(target, options.batch_size, seconds)))
-            record("floor_a.batch", ingest.figures(ingest.batch(target, options.batch_size, seconds, floor_a.url)))
         if self.wants("processing"):
             drained = floor_b(
                 self.redis.url,
@@ -202,6 +228,12 @@ class Session:
             record("draws", draws(target, seconds))
         return figures
 
+    @staticmethod
+    def _record(figures: dict[str, Any], name: str, found: dict[str, Any]) -> None:
+        figures[name] = found
+        shown = [f"{key} {found[key]:,.1f}" for key in ("rate", "p50_ms", "p99_ms") if found.get(key) is not None]
+        say(f"  {name}: {', '.join(shown)}")
+
     def _scale_out(self, operator: Operator) -> None:
         """Processing rate with one and with two events-worker processes, each on a stack of its own."""
         found: dict[str, list[float]] = {}
@@ -226,8 +258,7 @@ class Session:
             timeout = max(10.0, min(self.options.memory_timeout_s, self.left() - 10))
             chunk = self.options.memory_chunk
             say(f"memory: 3 x {chunk:,} events (at most {timeout:.0f} s)")
-            use_batch = self.wants("batch") and not self.batch_unavailable
-            result = memory(target, chunk, 3, timeout, use_batch=use_batch)
+            result = memory(target, chunk, 3, timeout)
             for checkpoint in result["checkpoints"]:
                 say(f"  {checkpoint}")
             self.extra["memory"] = result
@@ -235,17 +266,21 @@ class Session:
             target.stack.stop()
 
 
-def _warm_up(target: Target, timeout_s: float = 30) -> None:
+def _warm_up(target: Target, timeout_s: float = 60) -> None:
     """One event applied, one lootbox opened, a second of load: every process has connected and warmed up."""
     operator = target.operator
     tournament = operator.create_tournament("bench warm-up")
-    player = target.players[0]
-    body = {"user_id": player, "source_wager_id": "warm-up", "points": 1}
+    body = {"user_id": WARM_UP_PLAYER, "source_wager_id": "warm-up", "points": 1}
     operator.http.post(f"/v1/tournaments/{tournament}/score", json=body).raise_for_status()
-    opened = operator.http.post(f"/v1/lootbox/{target.engines.lootbox}/open", json={"user_id": player})
-    if opened.status_code != 201:
-        raise RuntimeError(f"warm-up lootbox open answered {opened.status_code}: {opened.text[:200]}")
+    opened = operator.http.post(f"/v1/lootbox/{target.engines.lootbox}/open", json={"user_id": WARM_UP_PLAYER})
     deadline = time.monotonic() + timeout_s
+    if opened.status_code == 202:  # the draw outlasted the API's wait: read the operation until it is done
+        url = opened.json()["url"]
+        while opened.status_code == 202 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            opened = operator.http.get(url)
+    if opened.status_code not in (200, 201):
+        raise RuntimeError(f"warm-up lootbox open answered {opened.status_code}: {opened.text[:200]}")
     while operator.leaderboard_points(tournament) < 1:
         if time.monotonic() > deadline:
             raise RuntimeError(f"warm-up: the events worker applied nothing within {timeout_s:.0f} s")

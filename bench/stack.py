@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from redis import Redis
 
-from bench.procs import BIN, Child, ProcInfo, child_env, descendants, free_port, info, wait_http
+from bench.procs import BIN, ROOT, Child, ProcInfo, child_env, descendants, free_port, info, wait_http
 
 NAMESPACE = "wowsino"  # the project's Dramatiq namespace (actors/broker.py)
+SETTLE_S = 30.0  # how long a purge waits for the workers to finish the messages they hold
+RATE_LIMIT = 10_000_000  # per key and second: the bench measures capacity, not the limiter's threshold
 
 
 @dataclass(frozen=True)
 class Topology:
-    """How many processes and threads serve each part; the floors are run with the same numbers."""
+    """How many processes and threads serve each part; the floors are run with the same numbers.
+
+    Each field is the Procfile variable of the same name in capitals; unless chosen, it takes the
+    Procfile's own default (``${EVENT_THREADS:-32}``), so the bench measures what ``make run`` starts.
+    """
 
     web_concurrency: int = 2
     event_processes: int = 1
@@ -24,6 +31,15 @@ class Topology:
     draw_processes: int = 1
     draw_threads: int = 8
     webhook_processes: int = 1
+
+    @classmethod
+    def from_procfile(cls, procfile: Path = ROOT / "Procfile", **chosen: int | None) -> Topology:
+        defaults = dict(re.findall(r"\$\{(\w+):-(\d+)\}", procfile.read_text()))
+        values = {
+            field.name: chosen.get(field.name) or int(defaults.get(field.name.upper(), field.default))
+            for field in fields(cls)
+        }
+        return cls(**values)
 
     def env(self) -> dict[str, str]:
         return {
@@ -45,6 +61,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = secrets.token_urlsafe(32)  # never printed: it lives in this object and the child's env
         self.redis = Redis.from_url(redis_url)
+        self.unsettled = 0  # purges after which the workers were still busy when the wait ran out
         home.mkdir(parents=True, exist_ok=True)
         env = child_env(
             {
@@ -53,6 +70,7 @@ class Stack:
                 "REDIS_URL": redis_url,
                 "WOWSINO_ADMIN_TOKEN": self.admin_token,
                 "LOG_LEVEL": "WARNING",
+                "RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
                 **topology.env(),
             }
         )
@@ -90,15 +108,25 @@ class Stack:
             proc for proc in tree if _serves(proc, role) and proc.ppid in by_pid and _serves(by_pid[proc.ppid], role)
         ]
 
-    def purge(self, queue: str = "events") -> int:
-        """Drop the messages still waiting in *queue* (a backlog left by an ingestion test); how many."""
+    def purge(self, queue: str = "events", settle_s: float = SETTLE_S) -> int:
+        """Drop the messages still waiting in *queue* (a backlog left by a test), then wait up to *settle_s*
+        seconds for the workers to finish those they already hold; how many were dropped."""
+        keys = (queue, f"{queue}.msgs", f"{queue}.DQ", f"{queue}.DQ.msgs")
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hlen(f"{NAMESPACE}:{queue}.msgs")
-            pipe.delete(
-                *(f"{NAMESPACE}:{name}" for name in (queue, f"{queue}.msgs", f"{queue}.DQ", f"{queue}.DQ.msgs"))
-            )
+            pipe.delete(*(f"{NAMESPACE}:{name}" for name in keys))
             dropped, _ = pipe.execute()
+        deadline = time.monotonic() + settle_s
+        while settle_s > 0 and self._held(queue):
+            if time.monotonic() > deadline:
+                self.unsettled += 1
+                break
+            time.sleep(0.05)
         return int(dropped)
+
+    def _held(self, queue: str) -> int:
+        """Messages of *queue* fetched by a worker and not yet acknowledged (Dramatiq's ack sets)."""
+        return sum(int(self.redis.scard(key)) for key in self.redis.scan_iter(f"{NAMESPACE}:__acks__.*.{queue}"))
 
     def backlog(self, queue: str = "events") -> int:
         """Messages enqueued and not yet acknowledged (waiting, being worked on, or delayed for a retry)."""

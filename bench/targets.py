@@ -198,6 +198,8 @@ def memory(result: Mapping[str, Any] | None, quick_note: str) -> list[Row]:
         return [Row("5", "memory", "—", "—", None, "see the issue", None, None, note)]
     second, third = checkpoints[2], checkpoints[3]
     note = f"after {second['accepted']:,} events accepted, {second['applied']:,} applied. {quick_note}".strip()
+    if result and not result.get("complete"):
+        note += f" The third chunk was cut short by the time bound ({third['accepted']:,} events in all)."
     rows = []
     for role, limit, label in (("api", API_RSS_MB, "API process"), ("events", WORKER_RSS_MB, "events worker")):
         at, then = second.get(role), third.get(role)

@@ -61,8 +61,9 @@ function response(status, response_headers, body)
     elseif batch == 0 then
       events = events + 1
     else
-      local _, refused = string.gsub(body, '"error"', "")
-      events = events + batch - refused
+      local _, fresh = string.gsub(body, '"status":"accepted"', "")
+      local _, repeats = string.gsub(body, '"status":"duplicate"', "")
+      events, deduped = events + fresh, deduped + repeats
     end
   end
 end

@@ -30,10 +30,13 @@ class Target:
     logs: Path
 
 
+WARM_UP_PLAYER = "warm-up"  # a player no scenario uses, so no lock a stopped stack left behind delays it
+
+
 def provision_target(stack: Stack, operator: Operator, players: int, logs: Path) -> Target:
-    """Players ``p0000…`` and one engine of each kind the scenarios use."""
+    """Players ``p0000…`` (and the warm-up's) and one engine of each kind the scenarios use."""
     names = tuple(f"p{index:04d}" for index in range(players))
-    operator.create_players(list(names))
+    operator.create_players([*names, WARM_UP_PLAYER])
     engines = Engines(
         tournament=operator.create_tournament("bench ingest"),
         jackpot=operator.create_jackpot("bench ingest"),

@@ -1,8 +1,8 @@
 """Ingestion: how many pipeline events a second the API accepts (``202``), one per request or in batches.
 
 Each endpoint is measured on the stack and on floor A with the same generator, connections and bodies.
-The backlog an ingestion test leaves in the events queue is dropped afterwards so that workers
-churning through it do not slow the next measurement.
+The backlog an ingestion test leaves in the events queue is dropped afterwards, and the workers'
+last messages awaited, so that workers churning through it do not slow the next measurement.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bench import load, workload
 from bench.load_result import LoadResult
 from bench.provision import JOURNEY_TRIGGER
 from bench.scenarios import Target
+from bench.stack import SETTLE_S
 from bench.workload import BATCH_PATH, Item, Workload
 
 ENDPOINTS = ("score", "contribute", "journey")
@@ -33,14 +34,16 @@ def items(target: Target) -> dict[str, Item]:
 def single(target: Target, endpoint: str, seconds: float, floor_url: str | None = None) -> LoadResult:
     """Closed-loop load on one single-event endpoint of the stack, or of floor A at *floor_url*."""
     work = Workload(endpoint, (items(target)[endpoint],), target.players)
-    return _hammer(target, work, CONNECTIONS, seconds, floor_url)
+    return _hammer(target, work, CONNECTIONS, seconds, floor_url, SETTLE_S)
 
 
-def _hammer(target: Target, work: Workload, connections: int, seconds: float, floor_url: str | None) -> LoadResult:
+def _hammer(
+    target: Target, work: Workload, connections: int, seconds: float, floor_url: str | None, settle_s: float
+) -> LoadResult:
     url = floor_url or target.stack.url
     result = load.hammer(work, url, target.operator.key, connections=connections, duration_s=seconds)
     if floor_url is None:
-        target.stack.purge()
+        target.stack.purge(settle_s=settle_s)
     return result
 
 
@@ -68,8 +71,11 @@ def batch_available(target: Target) -> tuple[bool, str]:
 
 
 def batch(target: Target, size: int, seconds: float, floor_url: str | None = None) -> LoadResult:
-    """Closed-loop batches of *size* events; ``events`` counts those accepted (no ``error`` in their result)."""
-    return _hammer(target, batch_workload(target, size), BATCH_CONNECTIONS, seconds, floor_url)
+    """Closed-loop batches of *size* events; ``events`` counts those whose result says ``accepted``.
+
+    The workers hold minutes of batches afterwards; nothing waits for them (the batch stack is thrown away).
+    """
+    return _hammer(target, batch_workload(target, size), BATCH_CONNECTIONS, seconds, floor_url, 0.0)
 
 
 def figures(result: LoadResult) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Memory: the RSS of the API and worker processes as pipeline events accumulate, and its growth.
 
-Events go in chunks through the single-event endpoints (or the batch endpoint when the stack has it);
-after each chunk every API process and every events-worker process is sampled from
+Events go in chunks through the three single-event endpoints in turn (one request per event, which
+is what would show a per-request leak); after each chunk every API and worker process is sampled from
 ``/proc/<pid>/status``. Workers keep applying events throughout; each checkpoint records how many
 they had applied (accepted minus the backlog), since a slow worker may lag far behind the API.
 """
@@ -29,14 +29,9 @@ def sample(target: Target) -> dict[str, float]:
     return found
 
 
-def memory(target: Target, chunk: int, chunks: int, timeout_s: float, use_batch: bool) -> dict[str, Any]:
+def memory(target: Target, chunk: int, chunks: int, timeout_s: float) -> dict[str, Any]:
     """RSS after each of *chunks* chunks of *chunk* events, all within *timeout_s* seconds."""
-    if use_batch:
-        traffic = ingest.batch_workload(target, 1000)
-        per_request = 1000
-    else:
-        traffic = Workload("memory", tuple(ingest.items(target).values()), target.players)
-        per_request = 1
+    traffic = Workload("memory", tuple(ingest.items(target).values()), target.players)
     started = time.monotonic()
     accepted = 0
     checkpoints = [{"accepted": 0, "applied": 0, "seconds": 0.0, **sample(target)}]
@@ -50,7 +45,7 @@ def memory(target: Target, chunk: int, chunks: int, timeout_s: float, use_batch:
             target.operator.key,
             connections=64,
             duration_s=left,
-            count=max(1, chunk // per_request),
+            count=chunk,
             processes=2,
         )
         accepted += sent.events
@@ -58,4 +53,4 @@ def memory(target: Target, chunk: int, chunks: int, timeout_s: float, use_batch:
         seconds = round(time.monotonic() - started, 1)
         checkpoints.append({"accepted": accepted, "applied": applied, "seconds": seconds, **sample(target)})
     target.stack.purge()
-    return {"chunk": chunk, "checkpoints": checkpoints, "complete": len(checkpoints) == chunks + 1}
+    return {"chunk": chunk, "checkpoints": checkpoints, "complete": accepted >= chunk * chunks}
