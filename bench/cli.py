@@ -22,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the WOWsino stack against its floors on this machine; write bench/results/<date>.*",
     )
-    commands.add_argument("--quick", action="store_true", help="short runs and scaled-down counts (2 to 3 minutes)")
+    commands.add_argument("--quick", action="store_true", help="short loads and scaled-down counts (about 3 minutes)")
     commands.add_argument("--runs", type=int, help="runs per scenario; medians are reported (default 3)")
     commands.add_argument(
         "--duration", type=int, help="seconds per load measurement (whole seconds; default 6, quick 2)"
