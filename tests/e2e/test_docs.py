@@ -38,7 +38,8 @@ from api.app import create_app
 from config.settings import load_settings
 from models.signing import new_secret, sign
 from tests.support.api import PRIZES, Operator, grant, provision
-from tests.support.processes import BIN, ROOT, Process, free_port, fresh_database, wait_http, wait_until
+from tests.support.launch import wowsino_run
+from tests.support.processes import BIN, ROOT, Process, free_port, wait_until
 from tests.support.receiver import receiver
 
 DOCS = ROOT / "docs"
@@ -84,23 +85,8 @@ class Launched:
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     """``wowsino run`` in an empty folder: its own Redis, a fresh database, a generated admin token."""
     home = tmp_path_factory.mktemp("docs-home")
-    database_url, drop = fresh_database(home)
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "WOWSINO_ADMIN_TOKEN"}
-    env.update(
-        PORT=str(port),
-        DATABASE_URL=database_url,
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        WEBHOOK_RETRY_SCHEDULE="0.5,1",
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
-    stack = Process("wowsino-run", [str(BIN / "wowsino"), "run"], env, home, cwd=home)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/ready", timeout=60)
-        yield Launched(f"http://127.0.0.1:{port}", home, stack)
-    finally:
-        stack.stop()
-        drop()
+    with wowsino_run(home) as (url, stack):
+        yield Launched(url, home, stack)
 
 
 # --- the quick start ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.processes import BIN, Process, free_port, fresh_database, wait_http
+from tests.support.launch import wowsino_run
+from tests.support.processes import Process
 from tests.support.receiver import receiver
 
 
@@ -19,23 +19,8 @@ from tests.support.receiver import receiver
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Process]]:
     """``wowsino run`` in an empty folder, with no Redis at REDIS_URL and no admin token set."""
     home = tmp_path_factory.mktemp("home")
-    database_url, drop = fresh_database(home)
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "WOWSINO_ADMIN_TOKEN"}
-    env.update(
-        PORT=str(port),
-        DATABASE_URL=database_url,
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        WEBHOOK_RETRY_SCHEDULE="0.5,1",
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
-    stack = Process("wowsino-run", [str(BIN / "wowsino"), "run"], env, home, cwd=home)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/ready", timeout=60)
-        yield f"http://127.0.0.1:{port}", home, stack
-    finally:
-        stack.stop()
-        drop()
+    with wowsino_run(home) as (url, stack):
+        yield url, home, stack
 
 
 def test_quick_start_as_written(launched: tuple[str, Path, Process]) -> None:
