@@ -19,7 +19,7 @@ from actors.locks import hold
 from actors.results import publish_result
 from actors.runtime import runtime
 from actors.webhooks import send_deliveries
-from models import jackpots, raffles, tournaments
+from models import inbox, jackpots, raffles, tournaments
 from models.engines import engine_cache_key
 from models.errors import DomainError
 from models.lootbox import LOOTBOX
@@ -36,11 +36,12 @@ def player_lock(brand_id: str, mode: str, username: str) -> str:
     return f"player:{brand_id}:{mode}:{username}"
 
 
-async def run_locked(operation_id: str, owner: str, lock: str, work: Work) -> None:
+async def run_locked(operation_id: str, owner: str, lock: str, work: Work, inbox_id: str) -> None:
     """Run *work* in one transaction while holding *lock* (a player or an engine), then announce and deliver.
 
     A unique-key violation or a moved commitment means a concurrent run won a race the lock should
     have prevented (an expired lock, a flushed Redis): the transaction is rerun and finds that result.
+    The message's inbox row is settled with the outcome, or on its own when the outcome is a refusal.
     """
     rt = runtime()
     deliveries: list[str] = []
@@ -50,6 +51,7 @@ async def run_locked(operation_id: str, owner: str, lock: str, work: Work) -> No
                 try:
                     async with rt.db.transaction() as session:
                         status, body, deliveries, deduped = await work(session)
+                        await inbox.settle(session, [inbox_id])
                     break
                 except (IntegrityError, StaleCommitment):
                     if attempt == TRANSACTION_ATTEMPTS - 1:
@@ -57,6 +59,9 @@ async def run_locked(operation_id: str, owner: str, lock: str, work: Work) -> No
         outcome: dict[str, Any] = {"owner": owner, "status": status, "body": body, "deduped": deduped}
     except DomainError as error:
         outcome = {"owner": owner, "error": error.to_dict()}
+        if inbox_id:
+            async with rt.db.transaction() as session:
+                await inbox.settle(session, [inbox_id])
     await publish_result(rt.redis, operation_id, outcome)
     send_deliveries(deliveries)
 
@@ -73,6 +78,7 @@ async def draw_prize_actor(
     client_seed: str | None,
     idempotency_key: str,
     fingerprint: str,
+    inbox_id: str = "",
 ) -> None:
     """Open a lootbox or play a mini-game for a player; safe to run twice (the idempotency record is unique)."""
     spec = PRIZE_SPECS[engine]
@@ -92,7 +98,7 @@ async def draw_prize_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work, inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -106,6 +112,7 @@ async def enter_raffle_actor(
     tickets: int,
     idempotency_key: str,
     fingerprint: str,
+    inbox_id: str = "",
 ) -> None:
     """Buy raffle tickets for a player, once per idempotency key."""
 
@@ -123,7 +130,7 @@ async def enter_raffle_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work, inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -136,6 +143,7 @@ async def draw_raffle_actor(
     client_seed: str | None,
     idempotency_key: str,
     fingerprint: str,
+    inbox_id: str = "",
 ) -> None:
     """Draw a raffle; a second draw is refused with a conflict."""
 
@@ -152,7 +160,7 @@ async def draw_raffle_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", work, inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -165,6 +173,7 @@ async def drop_jackpot_actor(
     winner_username: str | None,
     idempotency_key: str,
     fingerprint: str,
+    inbox_id: str = "",
 ) -> None:
     """Drop a jackpot on demand, once per idempotency key."""
 
@@ -181,12 +190,12 @@ async def drop_jackpot_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", work, inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
 async def close_tournament_actor(
-    operation_id: str, tenant_id: str, mode: str, brand_id: str, tournament_id: str
+    operation_id: str, tenant_id: str, mode: str, brand_id: str, tournament_id: str, inbox_id: str = ""
 ) -> None:
     """Close a tournament and pay its prizes; closing again answers with the first close's payouts."""
 
@@ -195,5 +204,5 @@ async def close_tournament_actor(
             session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work, inbox_id)
     await runtime().redis.delete(engine_cache_key(tournament_id))  # API processes stop accepting scores at once

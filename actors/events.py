@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from actors.broker import QUEUE_EVENTS
 from actors.runtime import runtime
 from actors.webhooks import send_deliveries
-from models import leaderboard
+from models import inbox, leaderboard
 from models.pipeline import Applied, apply_events
 
 log = logging.getLogger("wowsino.events")
@@ -36,6 +36,7 @@ class Batch:
     brand_id: str
     events: list[dict[str, Any]]
     received_at: datetime
+    inbox_id: str
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -109,6 +110,7 @@ async def _transaction(group: list[Batch]) -> Applied:
                     total.deliveries += applied.deliveries
                     for tournament_id, totals in applied.standings.items():
                         total.standings.setdefault(tournament_id, []).extend(totals)
+                await inbox.settle(session, [batch.inbox_id for batch in group])
             return total
         except DBAPIError:  # a unique key taken or a deadlock with a concurrent batch: the rerun sees its result
             if attempt == TRANSACTION_ATTEMPTS - 1:
@@ -132,8 +134,8 @@ def _group_commit() -> GroupCommit:
 
 @dramatiq.actor(queue_name=QUEUE_EVENTS, max_retries=20, min_backoff=100, max_backoff=5000)
 async def apply_events_actor(
-    tenant_id: str, mode: str, brand_id: str, events: list[dict[str, Any]], received_at: str
+    tenant_id: str, mode: str, brand_id: str, events: list[dict[str, Any]], received_at: str, inbox_id: str = ""
 ) -> None:
     """Apply a batch of events once, in a transaction shared with the batches arriving alongside it."""
-    batch = Batch(tenant_id, mode, brand_id, events, datetime.fromisoformat(received_at))
+    batch = Batch(tenant_id, mode, brand_id, events, datetime.fromisoformat(received_at), inbox_id)
     await _group_commit().apply(batch)

@@ -1,8 +1,10 @@
 """The scheduler process: periodic work that no request triggers.
 
 Each pass draws raffles whose ``draw_at`` has come, closes tournaments whose ``ends_at`` has passed,
-and sweeps the webhook outbox: a pending delivery overdue by more than the grace period lost its
-message (a crash between commit and enqueue, a flushed Redis) and is sent again. Several schedulers
+sweeps the webhook outbox: a pending delivery overdue by more than the grace period lost its
+message (a crash between commit and enqueue, a flushed Redis) and is sent again; and sweeps the
+inbox: an accepted message still unsettled after the grace period and no longer in its Redis queue
+was lost with Redis and is queued again. Several schedulers
 may run at once: draws and closes are compare-and-set in the database, so a duplicate pass pays
 nothing twice, and a short Redis marker keeps them from queueing the same job every tick.
 """
@@ -20,9 +22,10 @@ from sqlmodel import col, select
 from actors.draws import close_tournament_actor, draw_raffle_actor
 from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
-from models import raffles, tournaments
+from models import inbox, raffles, tournaments
 from models.base import new_id, utcnow
 from models.engines import EngineColumns
+from models.redis_client import Lua
 from models.webhooks import WebhookDelivery, WebhookEndpoint, due_before
 
 log = logging.getLogger("wowsino.scheduler")
@@ -48,6 +51,31 @@ async def sweep_outbox() -> int:
     for delivery_id, attempt in overdue:
         deliver_webhook.send(delivery_id, attempt)
     return len(overdue)
+
+
+# KEYS: queue hash, queue list; ARGV: message id, message data. Queues the message unless it is there.
+_REQUEUE = Lua("""
+if redis.call('hexists', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('rpush', KEYS[2], ARGV[1])
+return 1
+""")
+
+
+async def sweep_inbox() -> int:
+    """Queue again the overdue accepted messages that Redis no longer holds; returns how many."""
+    rt = runtime()
+    now = utcnow()
+    async with rt.db.reader() as session:
+        overdue = await inbox.overdue(session, now, SWEEP_BATCH)
+    requeued = 0
+    for message in overdue:  # still queued or in a worker's hands: HEXISTS finds it and nothing is added
+        requeued += await _REQUEUE(rt.redis, [f"{message.queue}.msgs", message.queue], [message.id, message.data])
+    async with rt.db.transaction() as session:
+        if overdue:
+            await inbox.postpone(session, [message.id for message in overdue], grace_s=rt.settings.outbox_grace_s)
+        await inbox.forget_settled(session, now - timedelta(seconds=rt.settings.outbox_grace_s))
+    return requeued
 
 
 async def start_due_engines() -> int:
@@ -85,8 +113,14 @@ async def run_forever() -> None:
         try:
             started = await start_due_engines()
             swept = await sweep_outbox()
-            if started or swept:
-                log.info("queued %d scheduled draws or closes; re-sent %d deliveries", started, swept)
+            requeued = await sweep_inbox()
+            if started or swept or requeued:
+                log.info(
+                    "queued %d scheduled draws or closes; re-sent %d deliveries; queued %d lost messages again",
+                    started,
+                    swept,
+                    requeued,
+                )
         except Exception:  # a pass that fails (database or Redis away) is retried on the next tick
             log.exception("scheduler pass failed")
         with contextlib.suppress(TimeoutError):

@@ -51,14 +51,9 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     claim = _redis_key(principal, submission.operation, key)
     value = f"{operation_id}:{digest}"
     replay = False
-    claimed = await claim_and_enqueue(
-        state.redis,
-        submission.job(operation_id, key, digest),
-        claim=claim,
-        value=value,
-        ttl_s=state.settings.idempotency_ttl_s,
-        pending=pending_key(principal, operation_id),
-    )
+    job = submission.job(operation_id, key, digest)
+    pending = pending_key(principal, operation_id)
+    claimed = await claim_and_enqueue(state, job, claim=claim, value=value, pending=pending)
     if not claimed:
         existing = await state.redis.get(claim)
         if existing is not None:

@@ -2,7 +2,9 @@
 
 The Redis broker's enqueue is two commands (``HSET`` the message, ``RPUSH`` its id). Running them in
 a Lua script together with ``SET NX`` of the claim makes "claimed" and "queued" one atomic fact: a
-key can never be claimed without its message (which would lose the event for good) nor queued twice.
+key can never be claimed without its message nor queued twice. A queued message is then written to
+the database inbox before the request is answered, so a Redis that forgets it (flushed, lost) does
+not lose it: the scheduler's sweep queues it again.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from redis.asyncio import Redis
+
+from api.state import AppState
+from models.inbox import Queued
+from models.redis_client import Lua
 
 NAMESPACE = "wowsino"
 
 # KEYS: claim, queue hash, queue list, [pending marker]; ARGV: claim value, ttl, message id, message data.
-_CLAIM_AND_ENQUEUE = """
+_CLAIM_AND_ENQUEUE = Lua("""
 if KEYS[1] ~= '' and not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   return 0
 end
@@ -26,12 +31,12 @@ redis.call('hset', KEYS[2], ARGV[3], ARGV[4])
 redis.call('rpush', KEYS[3], ARGV[3])
 if KEYS[4] then redis.call('set', KEYS[4], '1', 'EX', ARGV[2]) end
 return 1
-"""
+""")
 
 
 # KEYS: queue hash, queue list, claims...; ARGV: ttl, message id, message data. Returns 1/0 per claim;
 # the message is queued when at least one claim was new (its other events are duplicates, no-ops).
-_CLAIM_MANY_AND_ENQUEUE = """
+_CLAIM_MANY_AND_ENQUEUE = Lua("""
 local fresh = {}
 local any = false
 for i = 3, #KEYS do
@@ -44,39 +49,42 @@ if any then
   redis.call('rpush', KEYS[2], ARGV[2])
 end
 return fresh
-"""
+""")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One actor call, as ids and primitives."""
+    """One actor call, as ids and primitives; the actor takes ``inbox_id``, settling its inbox row."""
 
     actor: dramatiq.Actor[Any, Any]
     args: Sequence[Any]
 
-    def encode(self) -> tuple[str, bytes]:
+    def encode(self) -> Queued:
         message_id = str(uuid.uuid4())
-        message = self.actor.message_with_options(args=tuple(self.args), kwargs={})
+        message = self.actor.message_with_options(args=tuple(self.args), kwargs={"inbox_id": message_id})
         message = message.copy(options={**message.options, "redis_message_id": message_id})
-        return message_id, message.encode()
+        return Queued(id=message_id, queue=f"{NAMESPACE}:{self.actor.queue_name}", data=message.encode())
 
 
 async def claim_and_enqueue(
-    redis: Redis, job: Job, *, claim: str = "", value: str = "", ttl_s: int = 86400, pending: str | None = None
+    state: AppState, job: Job, *, claim: str = "", value: str = "", pending: str | None = None
 ) -> bool:
-    """Claim *claim* (if given) and enqueue *job* atomically; False when the claim was already taken."""
-    message_id, data = job.encode()
-    queue = f"{NAMESPACE}:{job.actor.queue_name}"
-    keys = [claim, f"{queue}.msgs", queue, *([pending] if pending else [])]
-    done = await redis.eval(_CLAIM_AND_ENQUEUE, len(keys), *keys, value, ttl_s, message_id, data)  # type: ignore[misc]
-    return bool(done)
+    """Claim *claim* (if given) and enqueue *job* atomically, then keep it; False when the claim was taken."""
+    queued = job.encode()
+    keys = [claim, f"{queued.queue}.msgs", queued.queue, *([pending] if pending else [])]
+    ttl_s = state.settings.idempotency_ttl_s
+    if not await _CLAIM_AND_ENQUEUE(state.redis, keys, [value, ttl_s, queued.id, queued.data]):
+        return False
+    await state.inbox.keep([queued])
+    return True
 
 
-async def claim_many_and_enqueue(redis: Redis, job: Job, claims: Sequence[str], *, ttl_s: int) -> list[bool]:
-    """Claim every business id and queue *job* once, atomically; which claims were new, in order."""
-    message_id, data = job.encode()
-    queue = f"{NAMESPACE}:{job.actor.queue_name}"
-    fresh = await redis.eval(  # type: ignore[misc]
-        _CLAIM_MANY_AND_ENQUEUE, 2 + len(claims), f"{queue}.msgs", queue, *claims, ttl_s, message_id, data
-    )
-    return [bool(flag) for flag in fresh]
+async def claim_many_and_enqueue(state: AppState, job: Job, claims: Sequence[str]) -> list[bool]:
+    """Claim every business id and queue *job* once, atomically, then keep it; which claims were new."""
+    queued = job.encode()
+    keys = [f"{queued.queue}.msgs", queued.queue, *claims]
+    flags = await _CLAIM_MANY_AND_ENQUEUE(state.redis, keys, [state.settings.idempotency_ttl_s, queued.id, queued.data])
+    fresh = [bool(flag) for flag in flags]
+    if any(fresh):
+        await state.inbox.keep([queued])
+    return fresh

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from litestar import Litestar
 from redis.asyncio import Redis
 
+from api.inbox import InboxWriter
 from api.waiter import ResultWaiter
 from config import Settings
 from models.db import Database
@@ -21,6 +22,7 @@ class AppState:
     db: Database
     redis: Redis
     waiter: ResultWaiter
+    inbox: InboxWriter
 
 
 def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
@@ -31,7 +33,9 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         redis = connect(settings.redis_url, max_connections=256)
         listener = connect(settings.redis_url, max_connections=4, listener=True)
         waiter = ResultWaiter(redis, listener)
-        state = AppState(settings=settings, db=Database(settings), redis=redis, waiter=waiter)
+        db = Database(settings)
+        inbox = InboxWriter(db, grace_s=settings.outbox_grace_s)
+        state = AppState(settings=settings, db=db, redis=redis, waiter=waiter, inbox=inbox)
         state.waiter.start()
         app.state.wowsino = state
         try:

@@ -7,10 +7,15 @@ short backoff), and a Redis that is really gone surfaces as an error within seco
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import NoScriptError
 
 RETRIES = 3
 CONNECT_TIMEOUT_S = 2.0
@@ -45,3 +50,17 @@ def connect_sync(url: str) -> redis.Redis:
         health_check_interval=15,
     )
     return redis.Redis(connection_pool=pool)
+
+
+class Lua:
+    """A Lua script sent by its digest (``EVALSHA``), and in full only when Redis does not know it yet."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+        except NoScriptError:  # a restarted or flushed Redis forgot it: EVAL loads it again
+            return await client.eval(self.source, len(keys), *keys, *args)  # type: ignore[misc]

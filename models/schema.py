@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models import (
     idempotency,
+    inbox,
     jackpots,
     journeys,
     ledger,
@@ -18,6 +19,7 @@ from models import (
 metadata = SQLModel.metadata
 __all__ = [
     "idempotency",
+    "inbox",
     "jackpots",
     "journeys",
     "ledger",

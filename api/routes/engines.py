@@ -92,9 +92,7 @@ async def accept(state: AppState, principal: Principal, event: dict[str, Any]) -
     claim = source_claim(principal, event) if event["source_id"] else ""
     if not event["source_id"]:
         event = {**event, "source_id": "auto_" + new_id()}
-    queued = await claim_and_enqueue(
-        state.redis, event_job(principal, [event]), claim=claim, value="1", ttl_s=state.settings.idempotency_ttl_s
-    )
+    queued = await claim_and_enqueue(state, event_job(principal, [event]), claim=claim, value="1")
     if queued:
         return Response({"status": "accepted", "deduped": False}, status_code=202)
     return Response({"status": "accepted", "deduped": True}, status_code=202, headers={"Idempotent-Replayed": "true"})

@@ -145,12 +145,7 @@ async def batch(request: Request[Any, Any, Any], principal: Principal, data: Bat
     accepted = [(index, event) for index, event in accepted if event["user_id"] in known]
     if accepted:
         claims = [source_claim(principal, event) for _, event in accepted]
-        fresh = await claim_many_and_enqueue(
-            state.redis,
-            event_job(principal, [event for _, event in accepted]),
-            claims,
-            ttl_s=state.settings.idempotency_ttl_s,
-        )
+        fresh = await claim_many_and_enqueue(state, event_job(principal, [event for _, event in accepted]), claims)
         for (index, _), new in zip(accepted, fresh, strict=True):
             results[index]["status"] = "accepted" if new else "duplicate"
     return {"results": results}

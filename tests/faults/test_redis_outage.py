@@ -82,3 +82,45 @@ def test_queued_events_survive_a_redis_crash(victim: Stack, tenant: Operator) ->
         victim.events.send(signal.SIGCONT)
     pool = f"/v1/jackpots/{jackpot}"
     wait_until(lambda: Decimal(tenant.client.get(pool).json()["pool"]) == 100, timeout=60, what="every queued event")
+
+
+def test_accepted_work_survives_a_flush(victim: Stack, tenant: Operator) -> None:
+    """Everything answered 202 while the workers were frozen outlives a FLUSHALL: the inbox queues it again."""
+    import threading
+    from decimal import Decimal
+
+    username = tenant.player()
+    box = tenant.lootbox()
+    jackpot = tenant.client.post("/v1/jackpots", json={"name": "j", "currency": "USD", "seed_amount": "0"}).json()["id"]
+    broker = redis.Redis.from_url(victim.redis_url)
+    victim.events.send(signal.SIGSTOP)
+    victim.draws.send(signal.SIGSTOP)
+    opened: list[httpx.Response] = []
+    try:
+        opener = threading.Thread(
+            target=lambda: opened.append(
+                tenant.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": "f"})
+            )
+        )
+        opener.start()
+        for i in range(30):
+            body = {"user_id": username, "source_wager_id": f"s{i}", "amount": "2.5"}
+            assert tenant.client.post(f"/v1/jackpots/{jackpot}/contribute", json=body).status_code == 202
+        item = {"type": "jackpot.contribute", "jackpot_id": jackpot, "user_id": username, "amount": "2.5"}
+        batch = [{**item, "source_wager_id": f"b{i}"} for i in range(10)]
+        answer = tenant.client.post("/v1/events/batch", json={"events": batch})
+        assert [item["status"] for item in answer.json()["results"]] == ["accepted"] * 10
+        wait_until(lambda: broker.llen("wowsino:draws") > 0, what="the open queued")
+        broker.flushall()  # every queued message and every claim is gone
+    finally:
+        victim.events.send(signal.SIGCONT)
+        victim.draws.send(signal.SIGCONT)
+    pool = f"/v1/jackpots/{jackpot}"
+    wait_until(lambda: Decimal(tenant.client.get(pool).json()["pool"]) == 100, timeout=60, what="every accepted event")
+    fairness = f"/v1/players/{username}/fairness"
+    wait_until(lambda: tenant.client.get(fairness).json()["nonce"] == 1, timeout=60, what="the accepted open")
+    opener.join(timeout=60)
+    assert opened and opened[0].status_code in (201, 202)
+    replay = tenant.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": "f"})
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert tenant.client.get(fairness).json()["nonce"] == 1 and Decimal(tenant.client.get(pool).json()["pool"]) == 100

@@ -1,0 +1,94 @@
+"""The inbox: every message the API accepted, kept in the database until a worker has carried it out.
+
+Redis holds the queue, but Redis is the fast path and the database the truth: an API process
+writes each message it queued here before answering, and the worker's transaction settles it.
+A row still unsettled after the grace period lost its message (a flushed Redis, a dead-lettered
+retry) and is queued again by the scheduler's sweep; every actor is safe to run twice, so a
+message queued twice changes nothing twice.
+
+A worker may finish a message before the API's insert commits. Settling then leaves a settled
+marker that the insert ignores, so a fast worker never causes a needless second run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import LargeBinary, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col
+
+from models.base import UTCDateTime, table, utcnow
+from models.db import insert_ignore
+
+MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
+
+
+class InboxMessage(SQLModel, table=True):
+    __tablename__ = "inbox_messages"
+    id: str = Field(primary_key=True, max_length=36)  # the message's id in the Redis queue
+    queue: str = Field(max_length=64)
+    data: bytes = Field(sa_type=LargeBinary, nullable=False)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    sweeps: int = 0
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message as it sits in the Redis queue: its id, its queue and its encoded body."""
+
+    id: str
+    queue: str
+    data: bytes
+
+
+async def keep(session: AsyncSession, messages: Sequence[Queued], *, grace_s: float) -> None:
+    """Remember *messages*, due for the sweep after the grace period (a settled marker wins)."""
+    due = utcnow() + timedelta(seconds=grace_s)
+    rows = [{"id": m.id, "queue": m.queue, "data": m.data, "due_at": due, "sweeps": 0} for m in messages]
+    await session.execute(insert_ignore(session, table(InboxMessage)), rows)
+
+
+async def settle(session: AsyncSession, message_ids: Sequence[str]) -> None:
+    """Mark *message_ids* carried out, in the transaction that carried them out."""
+    ids = {message_id for message_id in message_ids if message_id}
+    if not ids:
+        return
+    inbox = table(InboxMessage)
+    removed = await session.execute(delete(inbox).where(inbox.c.id.in_(ids)).returning(inbox.c.id))
+    early = ids - set(removed.scalars())
+    if early:  # carried out before the API's insert committed: leave a marker that the insert will meet
+        now = utcnow()
+        markers = [{"id": i, "queue": "", "data": b"", "due_at": now, "settled_at": now} for i in early]
+        await session.execute(insert_ignore(session, inbox), markers)
+
+
+async def overdue(session: AsyncSession, now: datetime, limit: int) -> list[Queued]:
+    """Unsettled messages past their due time that may still be queued again."""
+    inbox = table(InboxMessage)
+    rows = await session.execute(
+        select(inbox.c.id, inbox.c.queue, inbox.c.data)
+        .where(inbox.c.settled_at.is_(None), inbox.c.due_at <= now, inbox.c.sweeps < MAX_SWEEPS)
+        .order_by(inbox.c.due_at)
+        .limit(limit)
+    )
+    return [Queued(id=row.id, queue=row.queue, data=row.data) for row in rows]
+
+
+async def postpone(session: AsyncSession, message_ids: Sequence[str], *, grace_s: float) -> None:
+    """Count a sweep of *message_ids* and look at them again after the grace period."""
+    await session.execute(
+        update(table(InboxMessage))
+        .where(col(InboxMessage.id).in_(message_ids))
+        .values(due_at=utcnow() + timedelta(seconds=grace_s), sweeps=col(InboxMessage.sweeps) + 1)
+    )
+
+
+async def forget_settled(session: AsyncSession, before: datetime) -> None:
+    """Drop settled markers older than *before*: no insert can still race them."""
+    await session.execute(
+        delete(table(InboxMessage)).where(col(InboxMessage.settled_at).is_not(None), col(InboxMessage.due_at) < before)
+    )
