@@ -7,6 +7,8 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 
 from api.auth import app_state, cache_key, require_admin
+from api.responses import Page, answer
+from api.responses.accounts import Brand, IssuedKey, Tenant
 from api.schemas import BrandCreate, KeyCreate, TenantCreate, TenantPatch
 from models import tenancy
 
@@ -16,7 +18,7 @@ class TenantController(Controller):
     tags = ["admin"]
     guards = [require_admin]
 
-    @post("/")
+    @post("/", responses=answer(Tenant, "the tenant with its first brand", 201))
     async def create(self, request: Request[Any, Any, Any], data: TenantCreate) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             tenant, brand = await tenancy.create_tenant(
@@ -33,19 +35,19 @@ class TenantController(Controller):
                 )
         return tenancy.tenant_view(tenant, [brand])
 
-    @get("/")
+    @get("/", responses=answer(Page[Tenant], "every tenant, on one page"))
     async def list(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             tenants = await tenancy.list_tenants(session)
         return {"data": [tenancy.tenant_view(tenant, brands) for tenant, brands in tenants], "next_cursor": None}
 
-    @get("/{slug:str}")
+    @get("/{slug:str}", responses=answer(Tenant, "the tenant with its brands"))
     async def show(self, request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             tenant = await tenancy.get_tenant(session, slug)
             return tenancy.tenant_view(tenant, await tenancy.list_brands(session, tenant.id))
 
-    @patch("/{slug:str}")
+    @patch("/{slug:str}", responses=answer(Tenant, "the changed tenant"))
     async def change(self, request: Request[Any, Any, Any], slug: str, data: TenantPatch) -> dict[str, Any]:
         """Rename a tenant or change its per-key rate limit (effective within a minute on every API process)."""
         state = app_state(request)
@@ -59,13 +61,13 @@ class TenantController(Controller):
             await state.redis.delete(*(cache_key(key_hash) for key_hash in hashes))
         return tenancy.tenant_view(tenant, brands)
 
-    @post("/{slug:str}/brands")
+    @post("/{slug:str}/brands", responses=answer(Brand, "the new brand", 201))
     async def add_brand(self, request: Request[Any, Any, Any], slug: str, data: BrandCreate) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             brand = await tenancy.add_brand(session, slug, slug=data.slug, name=data.name)
         return tenancy.brand_view(brand)
 
-    @post("/{slug:str}/keys")
+    @post("/{slug:str}/keys", responses=answer(IssuedKey, "the new key, shown this once", 201))
     async def issue_key(self, request: Request[Any, Any, Any], slug: str, data: KeyCreate) -> dict[str, Any]:
         async with app_state(request).db.transaction() as session:
             return await tenancy.issue_key(

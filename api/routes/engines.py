@@ -16,6 +16,7 @@ from actors.events import apply_events_actor
 from api.auth import app_state
 from api.enqueue import Job, claim_and_enqueue
 from api.pagination import listing, page, window
+from api.responses import Page, answer
 from api.schemas import EnginePatch
 from api.state import AppState
 from api.writes import write_once
@@ -30,22 +31,42 @@ def scope(principal: Principal) -> dict[str, str]:
     return {"tenant_id": principal.tenant_id, "mode": principal.mode, "brand_id": principal.brand_id}
 
 
-def engine_handlers(model: type[E], noun: str, view: View, statuses: frozenset[str]) -> list[HTTPRouteHandler]:
-    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router."""
+def engine_handlers(
+    model: type[E], noun: str, view: View, statuses: frozenset[str], *, shape: Any
+) -> list[HTTPRouteHandler]:
+    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router; *view* answers *shape*."""
 
-    @get("/", opt={"scope": "engines:read"}, tags=[noun], summary=f"List {noun}s")
+    @get(
+        "/",
+        opt={"scope": "engines:read"},
+        tags=[noun],
+        summary=f"List {noun}s",
+        responses=answer(Page[shape], f"every {noun} of the brand, on one page"),
+    )
     async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             rows = await list_engine_rows(session, model, **scope(principal))
             return {"data": [await view(session, row) for row in rows], "next_cursor": None}
 
-    @get("/{engine_id:str}", opt={"scope": "engines:read"}, tags=[noun], summary=f"Show a {noun}")
+    @get(
+        "/{engine_id:str}",
+        opt={"scope": "engines:read"},
+        tags=[noun],
+        summary=f"Show a {noun}",
+        responses=answer(shape, f"the {noun}"),
+    )
     async def show(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
             return await view(session, row)
 
-    @patch("/{engine_id:str}", opt={"scope": "engines:write"}, tags=[noun], summary=f"Change a {noun}")
+    @patch(
+        "/{engine_id:str}",
+        opt={"scope": "engines:write"},
+        tags=[noun],
+        summary=f"Change a {noun}",
+        responses=answer(shape, f"the changed {noun}"),
+    )
     async def change(
         request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: EnginePatch
     ) -> dict[str, Any]:
@@ -111,14 +132,21 @@ def listing_handler(
     rows: type[Any],
     view: Callable[[Any, Any], dict[str, Any]],
     *,
+    shape: Any,
     summary: str,
     engine_column: str = "engine_id",
     user_column: str = "username",
     order: tuple[str, str] = ("created_at", "id"),
 ) -> HTTPRouteHandler:
-    """``GET <path>``: an engine's rows newest first, cursor-paginated, filtered by player and time."""
+    """``GET <path>``: an engine's rows (each a *shape*) newest first, cursor-paginated, filtered by player and time."""
 
-    @get(path, opt={"scope": "engines:read"}, tags=[noun], summary=summary)
+    @get(
+        path,
+        opt={"scope": "engines:read"},
+        tags=[noun],
+        summary=summary,
+        responses=answer(Page[shape], "newest first"),
+    )
     async def handler(
         request: Request[Any, Any, Any],
         principal: Principal,

@@ -9,16 +9,18 @@ from litestar import Request, Response, get
 from sqlalchemy import text
 
 from api.auth import app_state
+from api.responses import answer
+from api.responses.accounts import Health, Readiness
 
 PROBE_TIMEOUT_S = 2.0
 
 
-@get("/health", tags=["health"])
+@get("/health", tags=["health"], responses=answer(Health, "the process serves requests"))
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["health"])
+@get("/ready", tags=["health"], responses=answer(Readiness, "the database and Redis both answer"))
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """``200`` when the database and Redis both answer, else ``503`` naming what does not."""
     state = app_state(request)

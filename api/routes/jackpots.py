@@ -13,6 +13,8 @@ from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
+from api.responses import Accepted, Submitted, answer
+from api.responses.engines import Contribution, Jackpot, JackpotDrop
 from api.routes.engines import accept, create_engine, engine_handlers, listing_handler
 from api.schemas import ContributeRequest, DropRequest, JackpotCreate
 from models import jackpots
@@ -36,7 +38,13 @@ def _positive_units(currency: str, amount: Decimal, field: str) -> int:
     return units
 
 
-@post("/", opt={"scope": "engines:write"}, tags=["jackpot"], summary="Create a jackpot")
+@post(
+    "/",
+    opt={"scope": "engines:write"},
+    tags=["jackpot"],
+    summary="Create a jackpot",
+    responses=answer(Jackpot, "created", 201),
+)
 async def create(
     request: Request[Any, Any, Any], principal: Principal, data: JackpotCreate
 ) -> Response[dict[str, Any]]:
@@ -56,7 +64,13 @@ async def create(
     return await create_engine(request, principal, data, "jackpot.create", make)
 
 
-@post("/{engine_id:str}/contribute", opt={"scope": "engines:play"}, tags=["jackpot"], status_code=202)
+@post(
+    "/{engine_id:str}/contribute",
+    opt={"scope": "engines:play"},
+    tags=["jackpot"],
+    status_code=202,
+    responses=answer(Accepted, "queued; deduped when the wager was already counted", 202),
+)
 async def contribute(
     request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: ContributeRequest
 ) -> Response[dict[str, Any]]:
@@ -78,7 +92,14 @@ async def contribute(
     return await accept(state, principal, event)
 
 
-@post("/{engine_id:str}/drop", opt={"scope": "engines:write"}, tags=["jackpot"], summary="Drop the jackpot")
+@post(
+    "/{engine_id:str}/drop",
+    opt={"scope": "engines:write"},
+    tags=["jackpot"],
+    summary="Drop the jackpot",
+    responses=answer(JackpotDrop, "the drop", 201)
+    | answer(Submitted, "it outlasted the wait; poll its operation", 202),
+)
 async def drop(
     request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: DropRequest | None = None
 ) -> Response[dict[str, Any]]:
@@ -113,6 +134,7 @@ contributions = listing_handler(
     "jackpot",
     jackpots.JackpotContribution,
     _contribution_view,
+    shape=Contribution,
     summary="List contributions",
     engine_column="jackpot_id",
 )
@@ -122,6 +144,7 @@ drops = listing_handler(
     "jackpot",
     jackpots.JackpotDrop,
     jackpots.drop_view,
+    shape=JackpotDrop,
     summary="List drops",
     engine_column="jackpot_id",
     user_column="winner_username",
@@ -136,6 +159,6 @@ router = Router(
         drop,
         drops,
         contributions,
-        *engine_handlers(jackpots.Jackpot, "jackpot", _view, STATUSES),
+        *engine_handlers(jackpots.Jackpot, "jackpot", _view, STATUSES, shape=Jackpot),
     ],
 )

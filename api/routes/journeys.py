@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import app_state
 from api.lookups import require_player
+from api.responses import Accepted, answer
+from api.responses.engines import Journey, Progress
 from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
 from api.schemas import JourneyCreate, JourneyEventRequest
 from models import journeys
@@ -23,7 +25,13 @@ async def _view(session: AsyncSession, journey: journeys.Journey) -> dict[str, A
     return journeys.journey_view(journey)
 
 
-@post("/", opt={"scope": "engines:write"}, tags=["journey"], summary="Create a journey")
+@post(
+    "/",
+    opt={"scope": "engines:write"},
+    tags=["journey"],
+    summary="Create a journey",
+    responses=answer(Journey, "created", 201),
+)
 async def create(
     request: Request[Any, Any, Any], principal: Principal, data: JourneyCreate
 ) -> Response[dict[str, Any]]:
@@ -36,7 +44,14 @@ async def create(
     return await create_engine(request, principal, data, "journey.create", make)
 
 
-@post("/event", opt={"scope": "engines:play"}, tags=["journey"], status_code=202, summary="Fire a trigger")
+@post(
+    "/event",
+    opt={"scope": "engines:play"},
+    tags=["journey"],
+    status_code=202,
+    summary="Fire a trigger",
+    responses=answer(Accepted, "queued; deduped when the event was already counted", 202),
+)
 async def event(
     request: Request[Any, Any, Any], principal: Principal, data: JourneyEventRequest
 ) -> Response[dict[str, Any]]:
@@ -47,7 +62,12 @@ async def event(
     return await accept(state, principal, event)
 
 
-@get("/{engine_id:str}/progress/{username:str}", opt={"scope": "engines:read"}, tags=["journey"])
+@get(
+    "/{engine_id:str}/progress/{username:str}",
+    opt={"scope": "engines:read"},
+    tags=["journey"],
+    responses=answer(Progress, "the player's progress, step by step"),
+)
 async def progress(
     request: Request[Any, Any, Any], principal: Principal, engine_id: str, username: str
 ) -> dict[str, Any]:
@@ -63,6 +83,7 @@ progress_list = listing_handler(
     "journey",
     journeys.JourneyProgress,
     lambda journey, row: journeys.progress_view(journey, row.username, row),
+    shape=Progress,
     summary="List every player's progress, most recently advanced first",
     engine_column="journey_id",
     order=("updated_at", "player_id"),
@@ -76,6 +97,6 @@ router = Router(
         event,
         progress,
         progress_list,
-        *engine_handlers(journeys.Journey, "journey", _view, STATUSES),
+        *engine_handlers(journeys.Journey, "journey", _view, STATUSES, shape=Journey),
     ],
 )

@@ -10,6 +10,8 @@ from sqlmodel import col, select
 
 from api.auth import app_state
 from api.pagination import listing, page, window
+from api.responses import Page, answer
+from api.responses.accounts import Transaction
 from models.assets import from_units
 from models.base import iso
 from models.ledger import Account, LedgerTransaction, Posting
@@ -17,7 +19,13 @@ from models.players import get_player
 from models.tenancy import Principal
 
 
-@get("/v1/ledger/transactions", opt={"scope": "ledger:read"}, tags=["ledger"], summary="List ledger transactions")
+@get(
+    "/v1/ledger/transactions",
+    opt={"scope": "ledger:read"},
+    tags=["ledger"],
+    summary="List ledger transactions",
+    responses=answer(Page[Transaction], "transactions newest first, each with its postings"),
+)
 async def transactions(
     request: Request[Any, Any, Any],
     principal: Principal,

@@ -11,12 +11,19 @@ from actors.results import result_key
 from api.auth import app_state
 from api.dispatch import pending_key
 from api.errors import domain_problem
+from api.responses import Pending, answer
+from api.responses.engines import Succeeded
 from models.errors import DomainError, NotFound
 from models.idempotency import find_by_operation
 from models.tenancy import Principal
 
 
-@get("/v1/operations/{operation_id:str}", opt={"scope": "engines:read"}, tags=["operations"])
+@get(
+    "/v1/operations/{operation_id:str}",
+    opt={"scope": "engines:read"},
+    tags=["operations"],
+    responses=answer(Succeeded, "done, with its answer") | answer(Pending, "still running", 202),
+)
 async def show(request: Request[Any, Any, Any], principal: Principal, operation_id: str) -> Response[dict[str, Any]]:
     """``200`` with the original answer once it exists, the original problem if refused, else ``202``."""
     state = app_state(request)

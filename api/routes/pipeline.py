@@ -20,6 +20,8 @@ from api.auth import app_state
 from api.enqueue import claim_many_and_enqueue
 from api.errors import STATUS_BY_ERROR
 from api.lookups import engine_facts, existing_players
+from api.responses import answer
+from api.responses.engines import BatchResults
 from api.routes.engines import event_job, source_claim
 from api.schemas import Body, IdempotencyKey, SourceId, Trigger, Username
 from api.state import AppState
@@ -124,6 +126,7 @@ async def _normalize(state: AppState, principal: Principal, item: Item, now: dat
     tags=["pipeline"],
     status_code=202,
     summary="Post a batch of events",
+    responses=answer(BatchResults, "a result per event, in the order posted", 202),
 )
 async def batch(request: Request[Any, Any, Any], principal: Principal, data: BatchRequest) -> dict[str, Any]:
     """Accept up to 1,000 scores, contributions and journey events; a result per event, in order."""

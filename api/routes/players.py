@@ -12,6 +12,8 @@ from sqlmodel import col, select
 
 from api.auth import app_state
 from api.pagination import listing, page, window
+from api.responses import Page, answer
+from api.responses.accounts import Commitment, Identity, Player, PlayerPosting
 from api.schemas import PlayerCreate
 from api.writes import write_once
 from models.assets import from_units
@@ -24,7 +26,7 @@ from models.tenancy import Principal
 from models.webhooks import emit_event
 
 
-@get("/v1/me", tags=["identity"])
+@get("/v1/me", tags=["identity"], responses=answer(Identity, "the key's tenant, mode, scopes and brand"))
 async def me(principal: Principal) -> dict[str, Any]:
     return {
         "tenant": {
@@ -37,7 +39,12 @@ async def me(principal: Principal) -> dict[str, Any]:
     }
 
 
-@post("/v1/players", opt={"scope": "players:write"}, tags=["players"])
+@post(
+    "/v1/players",
+    opt={"scope": "players:write"},
+    tags=["players"],
+    responses=answer(Player, "created", 201) | answer(Player, "the username was already known: that player"),
+)
 async def create(request: Request[Any, Any, Any], principal: Principal, data: PlayerCreate) -> Response[dict[str, Any]]:
     if data.country_code is not None and data.country_code not in CODES:
         raise InvalidInput("not an ISO 3166-1 alpha-2 country code", field="country_code")
@@ -69,7 +76,12 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Pl
     )
 
 
-@get("/v1/players/{username:str}", opt={"scope": "players:read"}, tags=["players"])
+@get(
+    "/v1/players/{username:str}",
+    opt={"scope": "players:read"},
+    tags=["players"],
+    responses=answer(Player, "the player with a balance per asset"),
+)
 async def show(request: Request[Any, Any, Any], principal: Principal, username: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
         player = await get_player(session, principal, username)
@@ -80,14 +92,24 @@ async def show(request: Request[Any, Any, Any], principal: Principal, username: 
     }
 
 
-@get("/v1/players/{username:str}/fairness", opt={"scope": "players:read"}, tags=["players"])
+@get(
+    "/v1/players/{username:str}/fairness",
+    opt={"scope": "players:read"},
+    tags=["players"],
+    responses=answer(Commitment, "the commitment to the player's next draw"),
+)
 async def fairness(request: Request[Any, Any, Any], principal: Principal, username: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
         player = await get_player(session, principal, username)
     return {"server_seed_hash": player.server_seed_hash, "client_seed": player.username, "nonce": player.nonce}
 
 
-@get("/v1/players/{username:str}/ledger", opt={"scope": "ledger:read"}, tags=["players", "ledger"])
+@get(
+    "/v1/players/{username:str}/ledger",
+    opt={"scope": "ledger:read"},
+    tags=["players", "ledger"],
+    responses=answer(Page[PlayerPosting], "the player's postings, newest first"),
+)
 async def ledger(
     request: Request[Any, Any, Any],
     principal: Principal,

@@ -13,6 +13,8 @@ from actors.draws import draw_prize_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
+from api.responses import Submitted, answer
+from api.responses.engines import DrawStats, Lootbox, LootboxOpened, MiniGame, MiniGamePlayed, PrizeDraw
 from api.routes.engines import create_engine, engine_handlers, listing_handler
 from api.schemas import LootboxCreate, MiniGameCreate, OpenRequest
 from models import prize_engines
@@ -25,10 +27,18 @@ from models.tenancy import Principal
 STATUSES = frozenset({"active", "paused", "archived"})
 
 
-def _routes(spec: Spec, create: HTTPRouteHandler, action: str) -> list[HTTPRouteHandler]:
+def _routes(spec: Spec, create: HTTPRouteHandler, action: str, *, shape: Any, drawn: Any) -> list[HTTPRouteHandler]:
+    """The routes of one prize engine; its view answers *shape* and a draw *drawn*."""
     tags = [spec.noun]
 
-    @post(f"/{{engine_id:str}}/{action}", opt={"scope": "engines:play"}, tags=tags, summary=f"Draw a {spec.noun} prize")
+    @post(
+        f"/{{engine_id:str}}/{action}",
+        opt={"scope": "engines:play"},
+        tags=tags,
+        summary=f"Draw a {spec.noun} prize",
+        responses=answer(drawn, "the prize, with the proof of the draw", 201)
+        | answer(Submitted, "the draw outlasted the wait; poll its operation", 202),
+    )
     async def draw(
         request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: OpenRequest
     ) -> Response[dict[str, Any]]:
@@ -52,16 +62,23 @@ def _routes(spec: Spec, create: HTTPRouteHandler, action: str) -> list[HTTPRoute
         spec.draw,
         lambda engine, row: prize_engines.draw_view(row),
         summary="List draws with their revealed seeds",
+        shape=PrizeDraw,
     )
 
-    @get("/{engine_id:str}/stats", opt={"scope": "engines:read"}, tags=tags, summary="Outcome statistics")
+    @get(
+        "/{engine_id:str}/stats",
+        opt={"scope": "engines:read"},
+        tags=tags,
+        summary="Outcome statistics",
+        responses=answer(DrawStats, "frequencies per segment, the chi-square test, totals paid"),
+    )
     async def stats(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:
         """Observed frequencies per segment against the weights (chi-square p-value) and totals paid."""
         async with app_state(request).db.reader() as session:
             engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
             return await prize_engines.draw_stats(session, spec, engine)
 
-    return [create, draw, draws, stats, *engine_handlers(spec.engine, spec.noun, _view, STATUSES)]
+    return [create, draw, draws, stats, *engine_handlers(spec.engine, spec.noun, _view, STATUSES, shape=shape)]
 
 
 async def _create(
@@ -77,14 +94,26 @@ async def _view(session: AsyncSession, engine: Any) -> dict[str, Any]:
     return prize_engines.engine_view(engine)
 
 
-@post("/", opt={"scope": "engines:write"}, tags=["lootbox"], summary="Create a lootbox")
+@post(
+    "/",
+    opt={"scope": "engines:write"},
+    tags=["lootbox"],
+    summary="Create a lootbox",
+    responses=answer(Lootbox, "created", 201),
+)
 async def create_lootbox(
     request: Request[Any, Any, Any], principal: Principal, data: LootboxCreate
 ) -> Response[dict[str, Any]]:
     return await _create(request, principal, LOOTBOX, data)
 
 
-@post("/", opt={"scope": "engines:write"}, tags=["mini-game"], summary="Create a mini-game")
+@post(
+    "/",
+    opt={"scope": "engines:write"},
+    tags=["mini-game"],
+    summary="Create a mini-game",
+    responses=answer(MiniGame, "created", 201),
+)
 async def create_mini_game(
     request: Request[Any, Any, Any], principal: Principal, data: MiniGameCreate
 ) -> Response[dict[str, Any]]:
@@ -95,5 +124,10 @@ def _scope(principal: Principal) -> dict[str, str]:
     return {"tenant_id": principal.tenant_id, "mode": principal.mode, "brand_id": principal.brand_id}
 
 
-lootbox_router = Router(path="/v1/lootbox", route_handlers=_routes(LOOTBOX, create_lootbox, "open"))
-mini_game_router = Router(path="/v1/mini-games", route_handlers=_routes(MINI_GAME, create_mini_game, "play"))
+lootbox_router = Router(
+    path="/v1/lootbox", route_handlers=_routes(LOOTBOX, create_lootbox, "open", shape=Lootbox, drawn=LootboxOpened)
+)
+mini_game_router = Router(
+    path="/v1/mini-games",
+    route_handlers=_routes(MINI_GAME, create_mini_game, "play", shape=MiniGame, drawn=MiniGamePlayed),
+)

@@ -12,6 +12,8 @@ from actors.draws import draw_raffle_actor, enter_raffle_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
+from api.responses import Submitted, answer
+from api.responses.engines import Raffle, RaffleDrawn, RaffleEntered, RaffleEntry
 from api.routes.engines import create_engine, engine_handlers, listing_handler, scope
 from api.schemas import DrawRequest, EnterRequest, RaffleCreate
 from models import raffles
@@ -26,7 +28,13 @@ async def _view(session: AsyncSession, raffle: raffles.Raffle) -> dict[str, Any]
     return raffles.raffle_view(raffle)
 
 
-@post("/", opt={"scope": "engines:write"}, tags=["raffle"], summary="Create a raffle")
+@post(
+    "/",
+    opt={"scope": "engines:write"},
+    tags=["raffle"],
+    summary="Create a raffle",
+    responses=answer(Raffle, "created", 201),
+)
 async def create(request: Request[Any, Any, Any], principal: Principal, data: RaffleCreate) -> Response[dict[str, Any]]:
     if data.draw_at is not None and data.draw_at <= datetime.now(data.draw_at.tzinfo):
         raise InvalidInput("must be in the future", field="draw_at")
@@ -37,7 +45,14 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Ra
     return await create_engine(request, principal, data, "raffle.create", make)
 
 
-@post("/{engine_id:str}/enter", opt={"scope": "engines:play"}, tags=["raffle"], summary="Buy raffle tickets")
+@post(
+    "/{engine_id:str}/enter",
+    opt={"scope": "engines:play"},
+    tags=["raffle"],
+    summary="Buy raffle tickets",
+    responses=answer(RaffleEntered, "the entry with its ticket range", 201)
+    | answer(Submitted, "it outlasted the wait; poll its operation", 202),
+)
 async def enter(
     request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: EnterRequest
 ) -> Response[dict[str, Any]]:
@@ -55,7 +70,14 @@ async def enter(
     return await submit(state, principal, Submission(raffles.ENTER, data.idempotency_key, body, job))
 
 
-@post("/{engine_id:str}/draw", opt={"scope": "engines:write"}, tags=["raffle"], summary="Draw the raffle")
+@post(
+    "/{engine_id:str}/draw",
+    opt={"scope": "engines:write"},
+    tags=["raffle"],
+    summary="Draw the raffle",
+    responses=answer(RaffleDrawn, "the winner, with the proof of the draw", 201)
+    | answer(Submitted, "it outlasted the wait; poll its operation", 202),
+)
 async def draw(
     request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: DrawRequest | None = None
 ) -> Response[dict[str, Any]]:
@@ -79,6 +101,7 @@ entries = listing_handler(
     "raffle",
     raffles.RaffleEntry,
     lambda raffle, entry: raffles.entry_view(entry),
+    shape=RaffleEntry,
     summary="List entries with their ticket ranges",
     engine_column="raffle_id",
 )
@@ -86,5 +109,11 @@ entries = listing_handler(
 
 router = Router(
     path="/v1/raffles",
-    route_handlers=[create, enter, draw, entries, *engine_handlers(raffles.Raffle, "raffle", _view, STATUSES)],
+    route_handlers=[
+        create,
+        enter,
+        draw,
+        entries,
+        *engine_handlers(raffles.Raffle, "raffle", _view, STATUSES, shape=Raffle),
+    ],
 )

@@ -14,6 +14,8 @@ from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.lookups import engine_facts, require_player
+from api.responses import Accepted, Submitted, answer
+from api.responses.engines import Leaderboard, Score, Tournament, TournamentClosed
 from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
 from api.schemas import ScoreRequest, TournamentCreate
 from api.state import AppState
@@ -29,7 +31,13 @@ async def _view(session: AsyncSession, tournament: tournaments.Tournament) -> di
     return tournaments.tournament_view(tournament)
 
 
-@post("/", opt={"scope": "engines:write"}, tags=["tournament"], summary="Create a tournament")
+@post(
+    "/",
+    opt={"scope": "engines:write"},
+    tags=["tournament"],
+    summary="Create a tournament",
+    responses=answer(Tournament, "created", 201),
+)
 async def create(
     request: Request[Any, Any, Any], principal: Principal, data: TournamentCreate
 ) -> Response[dict[str, Any]]:
@@ -39,7 +47,13 @@ async def create(
     return await create_engine(request, principal, data, "tournament.create", make)
 
 
-@post("/{engine_id:str}/score", opt={"scope": "engines:play"}, tags=["tournament"], status_code=202)
+@post(
+    "/{engine_id:str}/score",
+    opt={"scope": "engines:play"},
+    tags=["tournament"],
+    status_code=202,
+    responses=answer(Accepted, "queued; deduped when the wager was already counted", 202),
+)
 async def score(
     request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: ScoreRequest
 ) -> Response[dict[str, Any]]:
@@ -70,7 +84,12 @@ async def _rebuild(state: AppState, tournament_id: str) -> None:
     await leaderboard.mark_ready(state.redis, tournament_id)
 
 
-@get("/{engine_id:str}/leaderboard", opt={"scope": "engines:read"}, tags=["tournament"])
+@get(
+    "/{engine_id:str}/leaderboard",
+    opt={"scope": "engines:read"},
+    tags=["tournament"],
+    responses=answer(Leaderboard, "ranked players"),
+)
 async def ranking(
     request: Request[Any, Any, Any],
     principal: Principal,
@@ -88,7 +107,14 @@ async def ranking(
     return {"tournament_id": tournament.id, "data": rows or []}
 
 
-@post("/{engine_id:str}/close", opt={"scope": "engines:write"}, tags=["tournament"], summary="Close and pay")
+@post(
+    "/{engine_id:str}/close",
+    opt={"scope": "engines:write"},
+    tags=["tournament"],
+    summary="Close and pay",
+    responses=answer(TournamentClosed, "the payouts", 201)
+    | answer(Submitted, "it outlasted the wait; poll its operation", 202),
+)
 async def close(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> Response[dict[str, Any]]:
     """Pay the prize table by final rank; closing again answers with the same payouts and pays nothing."""
     state = app_state(request)
@@ -109,6 +135,7 @@ scores = listing_handler(
     "tournament",
     tournaments.TournamentScore,
     lambda tournament, score: tournaments.score_view(score),
+    shape=Score,
     summary="List counted scores",
     engine_column="tournament_id",
 )
@@ -122,6 +149,6 @@ router = Router(
         ranking,
         scores,
         close,
-        *engine_handlers(tournaments.Tournament, "tournament", _view, STATUSES),
+        *engine_handlers(tournaments.Tournament, "tournament", _view, STATUSES, shape=Tournament),
     ],
 )

@@ -15,6 +15,8 @@ from sqlmodel import col, select
 from actors.webhooks import deliver_webhook
 from api.auth import app_state
 from api.pagination import listing, page, window
+from api.responses import Page, answer
+from api.responses.accounts import Delivery, Redelivered, RedeliveryQueued, Subscription
 from api.schemas import RedeliverRequest, WebhookCreate, WebhookPatch
 from api.writes import write_once
 from models.base import utcnow
@@ -36,7 +38,12 @@ from models.webhooks import (
 SCOPE = {"scope": "webhooks:write"}
 
 
-@post("/v1/webhooks", opt=SCOPE, tags=["webhooks"])
+@post(
+    "/v1/webhooks",
+    opt=SCOPE,
+    tags=["webhooks"],
+    responses=answer(Subscription, "created, with its signing secret", 201),
+)
 async def create(
     request: Request[Any, Any, Any], principal: Principal, data: WebhookCreate
 ) -> Response[dict[str, Any]]:
@@ -54,14 +61,14 @@ async def create(
     )
 
 
-@get("/v1/webhooks", opt=SCOPE, tags=["webhooks"])
+@get("/v1/webhooks", opt=SCOPE, tags=["webhooks"], responses=answer(Page[Subscription], "every subscription"))
 async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
         endpoints = await list_endpoints(session, tenant_id=principal.tenant_id, mode=principal.mode)
     return {"data": [endpoint_view(endpoint) for endpoint in endpoints], "next_cursor": None}
 
 
-@get("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"])
+@get("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], responses=answer(Subscription, "the subscription"))
 async def show(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
         endpoint = await get_endpoint(
@@ -70,7 +77,7 @@ async def show(request: Request[Any, Any, Any], principal: Principal, webhook_id
     return endpoint_view(endpoint)
 
 
-@patch("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"])
+@patch("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], responses=answer(Subscription, "the changed one"))
 async def change(
     request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: WebhookPatch
 ) -> dict[str, Any]:
@@ -106,7 +113,12 @@ async def remove(request: Request[Any, Any, Any], principal: Principal, webhook_
         endpoint.deleted_at = utcnow()
 
 
-@get("/v1/webhooks/{webhook_id:str}/deliveries", opt=SCOPE, tags=["webhooks"])
+@get(
+    "/v1/webhooks/{webhook_id:str}/deliveries",
+    opt=SCOPE,
+    tags=["webhooks"],
+    responses=answer(Page[Delivery], "deliveries newest first, with their attempts"),
+)
 async def deliveries(
     request: Request[Any, Any, Any],
     principal: Principal,
@@ -155,7 +167,13 @@ async def _attempts(session: AsyncSession, delivery_ids: list[str]) -> dict[str,
     return found
 
 
-@post("/v1/webhooks/{webhook_id:str}/rotate-secret", opt=SCOPE, tags=["webhooks"], status_code=201)
+@post(
+    "/v1/webhooks/{webhook_id:str}/rotate-secret",
+    opt=SCOPE,
+    tags=["webhooks"],
+    status_code=201,
+    responses=answer(Subscription, "the subscription with its new signing secret", 201),
+)
 async def rotate(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
     """A new signing secret, shown once; the previous one keeps verifying for 24 hours."""
     async with app_state(request).db.transaction() as session:
@@ -167,7 +185,13 @@ async def rotate(request: Request[Any, Any, Any], principal: Principal, webhook_
         return endpoint_view(endpoint, with_secret=True)
 
 
-@post("/v1/webhooks/{webhook_id:str}/redeliver", opt=SCOPE, tags=["webhooks"], status_code=202)
+@post(
+    "/v1/webhooks/{webhook_id:str}/redeliver",
+    opt=SCOPE,
+    tags=["webhooks"],
+    status_code=202,
+    responses=answer(Redelivered, "how many failed deliveries are queued again", 202),
+)
 async def redeliver_failed(
     request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: RedeliverRequest
 ) -> dict[str, Any]:
@@ -200,6 +224,7 @@ async def redeliver_failed(
     opt=SCOPE,
     tags=["webhooks"],
     status_code=202,
+    responses=answer(RedeliveryQueued, "queued again", 202),
 )
 async def redeliver(
     request: Request[Any, Any, Any], principal: Principal, webhook_id: str, delivery_id: str
