@@ -49,7 +49,8 @@ ERRORS = {
 
 
 def document_problems(schema: OpenAPI) -> None:
-    """Add the shared problem responses to every operation of *schema* (in place)."""
+    """Add the shared problem responses to every operation of *schema* (in place), except where a
+    route documents its own answer for a status (``/ready``'s ``503``)."""
     schema.components = schema.components or Components()
     schema.components.schemas = {**(schema.components.schemas or {}), "Problem": PROBLEM}
     problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
@@ -60,5 +61,5 @@ def document_problems(schema: OpenAPI) -> None:
                 continue
             responses = dict(operation.responses or {})
             for status, description in ERRORS.items():
-                responses[status] = OpenAPIResponse(description=description, content={PROBLEM_JSON: problem})
+                responses.setdefault(status, OpenAPIResponse(description=description, content={PROBLEM_JSON: problem}))
             operation.responses = responses

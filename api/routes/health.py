@@ -20,7 +20,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["health"], responses=answer(Readiness, "the database and Redis both answer"))
+@get(
+    "/ready",
+    tags=["health"],
+    responses=answer(Readiness, "the database and Redis both answer")
+    | answer(Readiness, "the database or Redis does not answer; `checks` says which", 503),
+)
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """``200`` when the database and Redis both answer, else ``503`` naming what does not."""
     state = app_state(request)
