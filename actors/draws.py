@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.broker import QUEUE_DRAWS
 from actors.locks import hold
 from actors.results import publish_result
-from actors.runtime import runtime
+from actors.runtime import runtime, settle_inbox
 from actors.webhooks import send_deliveries
-from models import inbox, jackpots, raffles, tournaments
+from models import jackpots, raffles, tournaments
 from models.engines import engine_cache_key
 from models.errors import DomainError
 from models.lootbox import LOOTBOX
@@ -41,7 +41,7 @@ async def run_locked(operation_id: str, owner: str, lock: str, work: Work, inbox
 
     A unique-key violation or a moved commitment means a concurrent run won a race the lock should
     have prevented (an expired lock, a flushed Redis): the transaction is rerun and finds that result.
-    The message's inbox row is settled with the outcome, or on its own when the outcome is a refusal.
+    The message's inbox row is settled once the outcome (a result or a refusal) is final.
     """
     rt = runtime()
     deliveries: list[str] = []
@@ -51,7 +51,6 @@ async def run_locked(operation_id: str, owner: str, lock: str, work: Work, inbox
                 try:
                     async with rt.db.transaction() as session:
                         status, body, deliveries, deduped = await work(session)
-                        await inbox.settle(session, [inbox_id])
                     break
                 except (IntegrityError, StaleCommitment):
                     if attempt == TRANSACTION_ATTEMPTS - 1:
@@ -59,9 +58,7 @@ async def run_locked(operation_id: str, owner: str, lock: str, work: Work, inbox
         outcome: dict[str, Any] = {"owner": owner, "status": status, "body": body, "deduped": deduped}
     except DomainError as error:
         outcome = {"owner": owner, "error": error.to_dict()}
-        if inbox_id:
-            async with rt.db.transaction() as session:
-                await inbox.settle(session, [inbox_id])
+    await settle_inbox([inbox_id])
     await publish_result(rt.redis, operation_id, outcome)
     send_deliveries(deliveries)
 

@@ -19,9 +19,9 @@ import dramatiq
 from sqlalchemy.exc import DBAPIError
 
 from actors.broker import QUEUE_EVENTS
-from actors.runtime import runtime
+from actors.runtime import runtime, settle_inbox
 from actors.webhooks import send_deliveries
-from models import inbox, leaderboard
+from models import leaderboard
 from models.pipeline import Applied, apply_events
 
 log = logging.getLogger("wowsino.events")
@@ -76,6 +76,7 @@ class GroupCommit:
             for batch in group:  # one bad batch must not fail the others: apply them one by one
                 await self._commit([batch])
             return
+        await settle_inbox([batch.inbox_id for batch in group])
         _settle(group)  # committed: the messages may be acknowledged whatever happens next
         try:
             await _announce(applied)
@@ -110,7 +111,6 @@ async def _transaction(group: list[Batch]) -> Applied:
                     total.deliveries += applied.deliveries
                     for tournament_id, totals in applied.standings.items():
                         total.standings.setdefault(tournament_id, []).extend(totals)
-                await inbox.settle(session, [batch.inbox_id for batch in group])
             return total
         except DBAPIError:  # a unique key taken or a deadlock with a concurrent batch: the rerun sees its result
             if attempt == TRANSACTION_ATTEMPTS - 1:

@@ -5,14 +5,18 @@ Both are made on first use inside the worker's event loop thread, where every as
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 
 from redis.asyncio import Redis
 
 from config import Settings, get_settings
+from models import inbox
 from models.db import Database
 from models.redis_client import connect
+
+log = logging.getLogger("wowsino.actors")
 
 
 @dataclass
@@ -20,6 +24,21 @@ class Runtime:
     settings: Settings
     db: Database
     redis: Redis
+
+
+async def settle_inbox(message_ids: list[str]) -> None:
+    """Mark messages carried out in the inbox, after the transaction that carried them out committed.
+
+    Should this fail (or the process die first), the scheduler's sweep queues the messages again and
+    the rerun changes nothing, so a failure here is logged, never raised.
+    """
+    if not any(message_ids):
+        return
+    try:
+        async with runtime().db.inbox() as session:
+            await inbox.settle(session, message_ids)
+    except Exception:
+        log.exception("could not settle %d inbox messages; the sweep will run them again", len(message_ids))
 
 
 @cache

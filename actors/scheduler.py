@@ -66,12 +66,12 @@ async def sweep_inbox() -> int:
     """Queue again the overdue accepted messages that Redis no longer holds; returns how many."""
     rt = runtime()
     now = utcnow()
-    async with rt.db.reader() as session:
+    async with rt.db.inbox() as session:
         overdue = await inbox.overdue(session, now, SWEEP_BATCH)
     requeued = 0
     for message in overdue:  # still queued or in a worker's hands: HEXISTS finds it and nothing is added
         requeued += await _REQUEUE(rt.redis, [f"{message.queue}.msgs", message.queue], [message.id, message.data])
-    async with rt.db.transaction() as session:
+    async with rt.db.inbox() as session:
         if overdue:
             await inbox.postpone(session, [message.id for message in overdue], grace_s=rt.settings.outbox_grace_s)
         await inbox.forget_settled(session, now - timedelta(seconds=rt.settings.outbox_grace_s))

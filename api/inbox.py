@@ -36,7 +36,7 @@ class InboxWriter:
             while self.waiting:
                 group, self.waiting = self.waiting, []
                 try:
-                    async with self.db.transaction() as session:
+                    async with self.db.inbox() as session:
                         await inbox.keep(session, [m for messages, _ in group for m in messages], grace_s=self.grace_s)
                 except Exception as error:  # every request of the group answers with the failure (a 503)
                     for _, done in group:

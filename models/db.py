@@ -2,7 +2,9 @@
 
 SQLite serializes writers; a write transaction starts with ``BEGIN IMMEDIATE`` so that it waits for
 the lock (``busy_timeout``) instead of failing when a reader upgrades. Reads use a second engine that
-starts ordinary deferred transactions, so reading never queues behind writers (WAL mode).
+starts ordinary deferred transactions, so reading never queues behind writers (WAL mode). The inbox
+of accepted messages lives in a file of its own beside the database (``inbox_url``), so that
+accepting a request never waits for the workers' write lock; on PostgreSQL it is an ordinary table.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -41,6 +44,14 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+def inbox_url(url: str) -> str:
+    """Where the inbox lives: beside a SQLite database file (``x.db`` -> ``x.inbox.db``), else in it."""
+    if not url.startswith("sqlite"):
+        return url
+    path = Path(url.split(":///", 1)[1])
+    return url.split(":///", 1)[0] + ":///" + str(path.with_name(f"{path.stem}.inbox{path.suffix or '.db'}"))
+
+
 class Database:
     """The engines of one process; ``transaction()`` for writes, ``reader()`` for reads."""
 
@@ -52,20 +63,25 @@ class Database:
         else:
             self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.write_engine
+        self.inbox_engine = _sqlite_engine(inbox_url(url), immediate=True) if settings.is_sqlite else self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._inbox = async_sessionmaker(self.inbox_engine, expire_on_commit=False)
         # SQLite has one writer at a time; queueing a process's writers here costs nothing, while
         # letting them contend for the file lock makes SQLite's busy handler sleep up to 100 ms each.
         self._one_writer = asyncio.Lock() if settings.is_sqlite else None
+        self._one_inbox_writer = asyncio.Lock() if settings.is_sqlite else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one write transaction, committed on success and rolled back on error."""
-        if self._one_writer is None:
-            async with self._writer() as session, session.begin():
-                yield session
-            return
-        async with self._one_writer, self._writer() as session, session.begin():
+        async with _queued(self._one_writer), self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def inbox(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction on the inbox of accepted messages (``models.inbox``)."""
+        async with _queued(self._one_inbox_writer), self._inbox() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -74,9 +90,17 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
-        await self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
-            await self.read_engine.dispose()
+        for engine in {self.write_engine, self.read_engine, self.inbox_engine}:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def _queued(lock: asyncio.Lock | None) -> AsyncIterator[None]:
+    if lock is None:
+        yield
+        return
+    async with lock:
+        yield
 
 
 def insert_ignore(session: AsyncSession, table: Any) -> Insert:

@@ -1,10 +1,11 @@
-"""The inbox: every message the API accepted, kept in the database until a worker has carried it out.
+"""The inbox: every message the API accepted, kept until a worker has carried it out.
 
 Redis holds the queue, but Redis is the fast path and the database the truth: an API process
-writes each message it queued here before answering, and the worker's transaction settles it.
-A row still unsettled after the grace period lost its message (a flushed Redis, a dead-lettered
-retry) and is queued again by the scheduler's sweep; every actor is safe to run twice, so a
-message queued twice changes nothing twice.
+writes each message it queued here before answering, and the worker settles it once the
+transaction that carried it out committed. A row still unsettled after the grace period lost its
+message (a flushed Redis, a dead-lettered retry, a worker that died before settling) and is queued
+again by the scheduler's sweep; every actor is safe to run twice, so a message run twice changes
+nothing twice. On SQLite the inbox is a file of its own (``models.db.inbox_url``).
 
 A worker may finish a message before the API's insert commits. Settling then leaves a settled
 marker that the insert ignores, so a fast worker never causes a needless second run.

@@ -6,6 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+from models.base import table
+from models.db import inbox_url
+from models.inbox import InboxMessage
 
 HERE = Path(__file__).parent / "migrations"
 
@@ -18,5 +24,13 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-def upgrade(database_url: str | None = None) -> None:
+def upgrade(database_url: str) -> None:
+    """Migrate the database; on SQLite also create the inbox file beside it (a spool of accepted
+    messages, outside the database so that accepting never waits for the workers' write lock)."""
     command.upgrade(alembic_config(database_url), "head")
+    if database_url.startswith("sqlite"):
+        engine = create_engine(inbox_url(database_url).replace("+aiosqlite", ""))
+        try:
+            SQLModel.metadata.create_all(engine, tables=[table(InboxMessage)])
+        finally:
+            engine.dispose()
