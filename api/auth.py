@@ -19,9 +19,16 @@ from litestar.handlers import BaseRouteHandler
 
 from api.state import AppState
 from models.errors import Forbidden, RateLimited, Unauthorized
+from models.redis_client import Lua
 from models.tenancy import KEY_PATTERN, Principal, find_principal, hash_key
 
 CACHE_TTL_S = 60
+# KEYS: the key's cache entry, this second's request counter. Returns {cached principal or nil, count}.
+_COUNT_AND_READ = Lua("""
+local count = redis.call('incr', KEYS[2])
+if count == 1 then redis.call('expire', KEYS[2], 2) end
+return {redis.call('get', KEYS[1]), count}
+""")
 
 
 def cache_key(key_hash: str) -> str:
@@ -42,16 +49,12 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 async def authenticate(state: AppState, key: str) -> Principal:
     """The key's principal, counting the request against the key's per-second limit (shared by every
-    API process: the count is one ``INCR`` in Redis, sent in the same round trip as the cache read)."""
+    API process: the count is one ``INCR`` in Redis, in the same script as the cache read)."""
     if not KEY_PATTERN.match(key):
         raise Unauthorized("malformed API key")
     digest = hash_key(key)
     window = f"wowsino:rate:{digest}:{int(time.time())}"
-    async with state.redis.pipeline(transaction=False) as pipe:
-        pipe.get(cache_key(digest))
-        pipe.incr(window)
-        pipe.expire(window, 2)
-        cached, count, _ = await pipe.execute()
+    cached, count = await _COUNT_AND_READ(state.redis, [cache_key(digest), window], [])
     if cached is not None:
         fields = json.loads(cached)
         principal = Principal(**{**fields, "scopes": tuple(fields["scopes"])})

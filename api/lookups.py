@@ -1,8 +1,10 @@
-"""Cheap existence checks for the ``202`` paths, cached in Redis (never in the process).
+"""Cheap existence checks for the ``202`` paths.
 
 Pipeline events are answered before a worker sees them, so the API checks that the engine and the
 player exist (and, for tournaments, the window) to give clear 404s and 409s. Engine facts are cached
-for a minute and deleted by whatever changes the engine; players are never deleted.
+in Redis (never in the process) for a minute and deleted by whatever changes the engine, so a paused
+engine refuses events on every API process at once. Players are never deleted, so a player once
+seen is remembered in the process too, and the next event for that player asks nobody.
 """
 
 from __future__ import annotations
@@ -53,17 +55,23 @@ async def engine_facts(
 
 async def require_player(state: AppState, principal: Principal, username: str, *, field: str = "user_id") -> None:
     """``NotFound`` (naming *field*) unless the player exists in the key's brand and mode."""
-    key = f"wowsino:player:{principal.brand_id}:{principal.mode}:{username}"
-    if await state.redis.exists(key):
+    player = (principal.brand_id, principal.mode, username)
+    if player in state.known_players:
         return
-    async with state.db.reader() as session:
-        await get_player(session, principal, username, field=field)
-    await state.redis.set(key, "1", ex=PLAYER_TTL_S)
+    key = f"wowsino:player:{principal.brand_id}:{principal.mode}:{username}"
+    if not await state.redis.exists(key):
+        async with state.db.reader() as session:
+            await get_player(session, principal, username, field=field)
+        await state.redis.set(key, "1", ex=PLAYER_TTL_S)
+    state.known_players.add(player)
 
 
 async def existing_players(state: AppState, principal: Principal, usernames: set[str]) -> set[str]:
     """Which of *usernames* exist in the key's brand and mode: one Redis round trip, one query for misses."""
-    names = sorted(usernames)
+    names = sorted(name for name in usernames if (principal.brand_id, principal.mode, name) not in state.known_players)
+    known = set(usernames) - set(names)
+    if not names:
+        return known
     keys = [f"wowsino:player:{principal.brand_id}:{principal.mode}:{name}" for name in names]
     async with state.redis.pipeline(transaction=False) as pipe:
         for key in keys:
@@ -87,4 +95,6 @@ async def existing_players(state: AppState, principal: Principal, usernames: set
                     pipe.set(f"wowsino:player:{principal.brand_id}:{principal.mode}:{name}", "1", ex=PLAYER_TTL_S)
                 await pipe.execute()
         found |= fresh
-    return found
+    for name in found:
+        state.known_players.add((principal.brand_id, principal.mode, name))
+    return found | known

@@ -1,10 +1,12 @@
-"""What one API process holds for its lifetime: settings, database, Redis and the result waiter."""
+"""What one API process holds for its lifetime: settings, database, Redis, the result waiter, the inbox
+writer and the players it has seen."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Litestar
 from redis.asyncio import Redis
@@ -15,6 +17,24 @@ from config import Settings
 from models.db import Database
 from models.redis_client import connect
 
+KNOWN_PLAYERS = 20_000  # players remembered per process (a few MB); the oldest are forgotten first
+
+
+class KnownPlayers:
+    """Players seen to exist, by (brand, mode, username), bounded in size."""
+
+    def __init__(self, size: int = KNOWN_PLAYERS) -> None:
+        self.size = size
+        self.seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+
+    def __contains__(self, player: tuple[str, str, str]) -> bool:
+        return player in self.seen
+
+    def add(self, player: tuple[str, str, str]) -> None:
+        self.seen[player] = None
+        if len(self.seen) > self.size:
+            self.seen.popitem(last=False)
+
 
 @dataclass
 class AppState:
@@ -23,6 +43,7 @@ class AppState:
     redis: Redis
     waiter: ResultWaiter
     inbox: InboxWriter
+    known_players: KnownPlayers = field(default_factory=KnownPlayers)  # players are never deleted
 
 
 def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
