@@ -10,6 +10,7 @@ seen is remembered in the process too, and the next event for that player asks n
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import col, select
@@ -17,6 +18,7 @@ from sqlmodel import col, select
 from api.state import AppState
 from models.base import iso
 from models.engines import EngineColumns, engine_cache_key, get_engine_row
+from models.errors import DomainError
 from models.players import Player, get_player
 from models.tenancy import Principal
 
@@ -28,12 +30,45 @@ async def engine_facts(
     state: AppState, principal: Principal, model: type[EngineColumns], noun: str, engine_id: str
 ) -> dict[str, Any]:
     """``{status, starts_at?, ends_at?, currency?}`` of an engine in the key's scope, or ``NotFound``."""
-    key = engine_cache_key(engine_id)
-    cached = await state.redis.get(key)
-    if cached is not None:
-        facts: dict[str, Any] = json.loads(cached)
-        if facts["scope"] == [principal.tenant_id, principal.mode, principal.brand_id] and facts["kind"] == noun:
-            return facts
+    facts = _cached_facts(await state.redis.get(engine_cache_key(engine_id)), principal, noun)
+    return facts if facts is not None else await _load_facts(state, principal, model, noun, engine_id)
+
+
+async def many_engine_facts(
+    state: AppState, principal: Principal, wanted: Iterable[tuple[type[EngineColumns], str, str]]
+) -> dict[tuple[str, str], dict[str, Any] | DomainError]:
+    """``engine_facts`` of each distinct ``(model, noun, engine_id)``, keyed ``(noun, engine_id)``, with one
+    ``MGET`` for all of them; an engine that cannot be used maps to its refusal instead of raising."""
+    engines = sorted(set(wanted), key=lambda engine: (engine[1], engine[2]))
+    if not engines:
+        return {}
+    cached = await state.redis.mget([engine_cache_key(engine_id) for _, _, engine_id in engines])
+    found: dict[tuple[str, str], dict[str, Any] | DomainError] = {}
+    for (model, noun, engine_id), raw in zip(engines, cached, strict=True):
+        facts = _cached_facts(raw, principal, noun)
+        if facts is None:
+            try:
+                facts = await _load_facts(state, principal, model, noun, engine_id)
+            except DomainError as refused:
+                found[noun, engine_id] = refused
+                continue
+        found[noun, engine_id] = facts
+    return found
+
+
+def _cached_facts(cached: bytes | str | None, principal: Principal, noun: str) -> dict[str, Any] | None:
+    """The cached facts, unless absent or cached for another scope or kind of engine."""
+    if cached is None:
+        return None
+    facts: dict[str, Any] = json.loads(cached)
+    if facts["scope"] == [principal.tenant_id, principal.mode, principal.brand_id] and facts["kind"] == noun:
+        return facts
+    return None
+
+
+async def _load_facts(
+    state: AppState, principal: Principal, model: type[EngineColumns], noun: str, engine_id: str
+) -> dict[str, Any]:
     async with state.db.reader() as session:
         engine = await get_engine_row(
             session,
@@ -49,7 +84,7 @@ async def engine_facts(
         value = getattr(engine, name, None)
         if value is not None:
             facts[name] = value if isinstance(value, str) else iso(value)
-    await state.redis.set(key, json.dumps(facts), ex=ENGINE_TTL_S)
+    await state.redis.set(engine_cache_key(engine_id), json.dumps(facts), ex=ENGINE_TTL_S)
     return facts
 
 
@@ -73,11 +108,8 @@ async def existing_players(state: AppState, principal: Principal, usernames: set
     if not names:
         return known
     keys = [f"wowsino:player:{principal.brand_id}:{principal.mode}:{name}" for name in names]
-    async with state.redis.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.exists(key)
-        cached = await pipe.execute()
-    found = {name for name, hit in zip(names, cached, strict=True) if hit}
+    cached = await state.redis.mget(keys) if keys else []
+    found = {name for name, hit in zip(names, cached, strict=True) if hit is not None}
     missing = [name for name in names if name not in found]
     if missing:
         async with state.db.reader() as session:

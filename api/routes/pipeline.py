@@ -19,7 +19,7 @@ from msgspec import Meta
 from api.auth import app_state
 from api.enqueue import claim_many_and_enqueue
 from api.errors import STATUS_BY_ERROR
-from api.lookups import engine_facts, existing_players
+from api.lookups import existing_players, many_engine_facts
 from api.responses import answer
 from api.responses.engines import BatchResults
 from api.routes.engines import event_job, source_claim
@@ -28,6 +28,7 @@ from api.state import AppState
 from models import jackpots, tournaments
 from models.assets import from_units, to_units
 from models.base import new_id
+from models.engines import EngineColumns
 from models.errors import Conflict, DomainError, InvalidInput, NotFound
 from models.pipeline import CONTRIBUTE, JOURNEY, SCORE
 from models.tenancy import Principal
@@ -61,6 +62,8 @@ class JourneyItem(Body, tag_field="type", tag=JOURNEY):
 
 
 Item = ScoreItem | ContributeItem | JourneyItem
+_ITEMS = list[Item]
+Engines = dict[tuple[str, str], dict[str, Any] | DomainError]  # (noun, engine_id) -> facts, or why it refuses
 
 
 class BatchRequest(Body):
@@ -82,7 +85,58 @@ def _decode(raw: dict[str, Any]) -> Item:
         raise InvalidInput(_AT_PATH.sub("", message), field=path.group(1) if path else "type") from None
 
 
-async def _normalize(state: AppState, principal: Principal, item: Item, now: datetime) -> dict[str, Any]:
+def _decode_all(raws: list[dict[str, Any]]) -> list[Item | InvalidInput]:
+    """Each event typed, or its refusal naming the field; one pass over the batch when every event is valid."""
+    try:
+        return list(msgspec.convert(raws, _ITEMS))
+    except msgspec.ValidationError:
+        pass
+    decoded: list[Item | InvalidInput] = []
+    for raw in raws:
+        try:
+            decoded.append(_decode(raw))
+        except InvalidInput as refused:
+            decoded.append(refused)
+    return decoded
+
+
+def _engine_of(item: Item) -> tuple[type[EngineColumns], str, str] | None:
+    if isinstance(item, ScoreItem):
+        return tournaments.Tournament, "tournament", item.tournament_id
+    if isinstance(item, ContributeItem):
+        return jackpots.Jackpot, "jackpot", item.jackpot_id
+    return None
+
+
+def _usable(noun: str, facts: dict[str, Any], now: datetime) -> dict[str, Any] | DomainError:
+    """The engine's facts if it takes events now, else the refusal a single call would give."""
+    if noun == "tournament":
+        if facts["status"] != "active" or not (
+            datetime.fromisoformat(facts["starts_at"]) <= now < datetime.fromisoformat(facts["ends_at"])
+        ):
+            return Conflict("points are accepted only while the tournament is active, between starts_at and ends_at")
+    elif facts["status"] != "active":
+        return Conflict(f"jackpot is {facts['status']}")
+    return facts
+
+
+async def _engines(state: AppState, principal: Principal, items: list[Item | InvalidInput], now: datetime) -> Engines:
+    """Every engine the batch names, looked up once (one Redis round trip) and checked once."""
+    wanted = {engine for item in items if not isinstance(item, InvalidInput) and (engine := _engine_of(item))}
+    found = await many_engine_facts(state, principal, wanted)
+    return {
+        key: facts if isinstance(facts, DomainError) else _usable(key[0], facts, now) for key, facts in found.items()
+    }
+
+
+def _facts(engines: Engines, noun: str, engine_id: str) -> dict[str, Any]:
+    facts = engines[noun, engine_id]
+    if isinstance(facts, DomainError):
+        raise facts.with_traceback(None)  # one refusal shared by every event naming this engine
+    return facts
+
+
+def _normalize(item: Item, engines: Engines) -> dict[str, Any]:
     """The event as the worker applies it, after the checks a single call would make."""
     if isinstance(item, JourneyItem):
         return {
@@ -92,11 +146,7 @@ async def _normalize(state: AppState, principal: Principal, item: Item, now: dat
             "trigger": item.trigger,
         }
     if isinstance(item, ScoreItem):
-        facts = await engine_facts(state, principal, tournaments.Tournament, "tournament", item.tournament_id)
-        if facts["status"] != "active" or not (
-            datetime.fromisoformat(facts["starts_at"]) <= now < datetime.fromisoformat(facts["ends_at"])
-        ):
-            raise Conflict("points are accepted only while the tournament is active, between starts_at and ends_at")
+        _facts(engines, "tournament", item.tournament_id)
         return {
             "type": SCORE,
             "engine_id": item.tournament_id,
@@ -104,9 +154,7 @@ async def _normalize(state: AppState, principal: Principal, item: Item, now: dat
             "source_id": item.source_wager_id,
             "points": item.points,
         }
-    facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", item.jackpot_id)
-    if facts["status"] != "active":
-        raise Conflict(f"jackpot is {facts['status']}")
+    facts = _facts(engines, "jackpot", item.jackpot_id)
     units = to_units(facts["currency"], item.amount)
     if units <= 0:
         raise InvalidInput("must be above zero", field="amount")
@@ -134,9 +182,13 @@ async def batch(request: Request[Any, Any, Any], principal: Principal, data: Bat
     now = datetime.now(UTC)
     results: list[dict[str, Any]] = [{"index": index} for index in range(len(data.events))]
     accepted: list[tuple[int, dict[str, Any]]] = []
-    for index, raw in enumerate(data.events):
+    items = _decode_all(data.events)
+    engines = await _engines(state, principal, items, now)
+    for index, item in enumerate(items):
         try:
-            accepted.append((index, await _normalize(state, principal, _decode(raw), now)))
+            if isinstance(item, InvalidInput):
+                raise item
+            accepted.append((index, _normalize(item, engines)))
         except DomainError as refused:
             results[index].update(status="rejected", error=_refusal(refused))
     known = await existing_players(state, principal, {event["user_id"] for _, event in accepted})
