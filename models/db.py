@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from config import Settings
@@ -103,8 +104,28 @@ async def _queued(lock: asyncio.Lock | None) -> AsyncIterator[None]:
         yield
 
 
-def insert_ignore(session: AsyncSession, table: Any) -> Insert:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """An ``INSERT`` in the session's dialect, which knows ``ON CONFLICT`` (SQLite's or PostgreSQL's)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()  # type: ignore[no-any-return]
+    return module.insert(table)
+
+
+def insert_ignore(session: AsyncSession, table: Any) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
+    return dialect_insert(session, table).on_conflict_do_nothing()  # type: ignore[no-any-return]
+
+
+_MEMO = "wowsino.memo"
+
+
+def transaction_memo(session: AsyncSession, name: str) -> dict[Any, Any]:
+    """A dict kept for the rest of the session's transaction, for rows that it reads again and again and
+    that cannot change under it (ids, engine settings). A rollback, even to a savepoint, empties it."""
+    memos: dict[str, dict[Any, Any]] = session.info.setdefault(_MEMO, {})
+    return memos.setdefault(name, {})
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_memos(session: Session, _previous: Any) -> None:
+    session.info.pop(_MEMO, None)

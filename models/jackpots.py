@@ -9,11 +9,12 @@ contributions, so exactly one of them crosses the threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -23,10 +24,10 @@ from models.db import insert_ignore
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict, InvalidInput
 from models.idempotency import Outcome, earlier_outcome
-from models.ledger import Owner, balances, transfer
+from models.ledger import Owner, Transfer, account_ids, balances, locked_balances, transfer, transfer_many
 from models.players import Player
 from models.tenancy import Principal
-from models.webhooks import emit_event
+from models.webhooks import Announcement, emit_events
 
 DROP = "jackpot.drop"
 
@@ -135,43 +136,133 @@ async def get_jackpot(session: AsyncSession, *, tenant_id: str, mode: str, brand
     )
 
 
-async def contribute(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    mode: str,
-    brand_id: str,
-    jackpot_id: str,
-    username: str,
-    source_wager_id: str,
-    amount: int,
+@dataclass(frozen=True)
+class Contributed:
+    """A wager's contribution to a jackpot, as the pipeline applies it."""
+
+    jackpot: Jackpot
+    player_id: str
+    username: str
+    source_wager_id: str
+    amount: int
+
+
+async def contribute_many(
+    session: AsyncSession, *, tenant_id: str, mode: str, contributions: Sequence[Contributed]
 ) -> list[str]:
-    """Grow the pool once per ``source_wager_id``; drop it if it reaches ``must_drop_at``. Returns deliveries."""
-    jackpot = await get_jackpot(session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, jackpot_id=jackpot_id)
-    if jackpot.status != "active":
-        raise Conflict(f"jackpot is {jackpot.status}")
-    player = await player_by_name(session, brand_id=brand_id, mode=mode, username=username)
-    contribution_id = new_id()
-    inserted = await session.execute(
-        insert_ignore(session, table(JackpotContribution)).values(
-            id=contribution_id,
-            jackpot_id=jackpot.id,
-            player_id=player.id,
-            username=username,
-            source_wager_id=source_wager_id,
-            amount=amount,
-            created_at=utcnow(),
-        )
+    """Grow each pool once per ``source_wager_id``, in order, in bulk; a pool that reaches ``must_drop_at``
+    drops to the contributor who took it there and is reseeded. Returns the webhook deliveries."""
+    counted = await _record_contributions(session, contributions)
+    if not counted:
+        return []
+    by_jackpot: dict[str, list[tuple[str, Contributed]]] = {}
+    for contribution_id, wager in counted:
+        by_jackpot.setdefault(wager.jackpot.id, []).append((contribution_id, wager))
+    jackpots = [wagers[0][1].jackpot for _, wagers in sorted(by_jackpot.items())]
+    pools = await _locked_pools(session, tenant_id, mode, [jackpot for jackpot in jackpots if jackpot.must_drop_at])
+    transfers: list[Transfer] = []
+    drops: list[JackpotDrop] = []
+    for jackpot in jackpots:
+        pool = pools.get(jackpot.id, 0)
+        for contribution_id, wager in by_jackpot[jackpot.id]:
+            payer: Owner = ("jackpot", jackpot.id)
+            transfers.append(
+                Transfer("jackpot.contribute", contribution_id, jackpot.currency, payer, _pool(jackpot), wager.amount)
+            )
+            pool += wager.amount
+            if jackpot.must_drop_at is not None and pool >= jackpot.must_drop_at:
+                dropped, moves = _planned_drop(jackpot, wager.player_id, wager.username, "must_drop", new_id(), pool)
+                drops.append(dropped)
+                transfers += moves
+                pool = dropped.pool_after
+    await transfer_many(session, tenant_id=tenant_id, mode=mode, transfers=transfers)
+    jackpot_rows = table(Jackpot)
+    await session.execute(
+        update(jackpot_rows)
+        .where(jackpot_rows.c.id == bindparam("jackpot"))
+        .values(last_contributor_id=bindparam("contributor")),
+        [{"jackpot": jackpot.id, "contributor": by_jackpot[jackpot.id][-1][1].player_id} for jackpot in jackpots],
     )
-    if inserted.rowcount != 1:  # type: ignore[attr-defined]
-        return []  # this wager was already counted
-    pool: Owner = ("jackpot_pool", jackpot.id)
-    await _move(session, jackpot, "jackpot.contribute", contribution_id, ("jackpot", jackpot.id), pool, amount)
-    jackpot.last_contributor_id = player.id
-    if jackpot.must_drop_at is not None and await pool_of(session, jackpot) >= jackpot.must_drop_at:
-        _, deliveries = await _drop(session, jackpot, player.id, username, "must_drop", new_id())
-        return deliveries
-    return []
+    session.add_all(drops)
+    by_id = {jackpot.id: jackpot for jackpot in jackpots}
+    return await emit_events(session, [_announcement(by_id[dropped.jackpot_id], dropped) for dropped in drops])
+
+
+async def _record_contributions(
+    session: AsyncSession, contributions: Sequence[Contributed]
+) -> list[tuple[str, Contributed]]:
+    """Insert each contribution once per wager; ``(contribution id, contribution)`` of the new ones, in order."""
+    first: dict[tuple[str, str], Contributed] = {}
+    for wager in contributions:  # a wager posted twice in one batch: the first counts, like a later replay
+        first.setdefault((wager.jackpot.id, wager.source_wager_id), wager)
+    ids = {key: new_id() for key in first}
+    rows = table(JackpotContribution)
+    now = utcnow()
+    inserted = await session.execute(
+        insert_ignore(session, rows).returning(rows.c.jackpot_id, rows.c.source_wager_id),
+        [
+            {
+                "id": ids[key],
+                "jackpot_id": wager.jackpot.id,
+                "player_id": wager.player_id,
+                "username": wager.username,
+                "source_wager_id": wager.source_wager_id,
+                "amount": wager.amount,
+                "created_at": now,
+            }
+            for key, wager in first.items()
+        ],
+    )
+    new = {(jackpot_id, wager_id) for jackpot_id, wager_id in inserted.all()}
+    return [(ids[key], wager) for key, wager in first.items() if key in new]
+
+
+async def _locked_pools(session: AsyncSession, tenant_id: str, mode: str, jackpots: list[Jackpot]) -> dict[str, int]:
+    """The pools' balances, their rows held until commit so that one contribution at a time crosses must_drop_at."""
+    owners = {(_pool(jackpot), jackpot.currency): jackpot.id for jackpot in jackpots}
+    if not owners:
+        return {}
+    accounts = await account_ids(session, tenant_id=tenant_id, mode=mode, wanted=owners)
+    held = await locked_balances(session, list(accounts.values()))
+    return {owners[owner]: held[account] for owner, account in accounts.items()}
+
+
+def _pool(jackpot: Jackpot) -> Owner:
+    return ("jackpot_pool", jackpot.id)
+
+
+def _planned_drop(
+    jackpot: Jackpot, winner_id: str, winner: str, reason: str, drop_id: str, pool: int
+) -> tuple[JackpotDrop, list[Transfer]]:
+    """The drop of a pool holding *pool* units to the winner, and the movements that pay it and reseed the pool."""
+    dropped = JackpotDrop(
+        id=drop_id,
+        jackpot_id=jackpot.id,
+        winner_username=winner,
+        amount=pool,
+        pool_before=pool,
+        pool_after=jackpot.seed_amount,
+        trigger_reason=reason,
+    )
+    moves = [
+        Transfer(DROP, drop_id, jackpot.currency, _pool(jackpot), ("player", winner_id), pool),
+        Transfer(
+            "jackpot.seed",
+            f"{drop_id}:reseed",
+            jackpot.currency,
+            ("jackpot", jackpot.id),
+            _pool(jackpot),
+            jackpot.seed_amount,
+        ),
+    ]
+    return dropped, moves
+
+
+def _announcement(jackpot: Jackpot, dropped: JackpotDrop) -> Announcement:
+    body = drop_view(jackpot, dropped)
+    keys = ("jackpot_id", "winner_username", "amount", "pool_before", "pool_after", "trigger_reason")
+    data = {key: body[key] for key in keys}
+    return Announcement(jackpot.tenant_id, jackpot.mode, "jackpot.dropped", {**data, "currency": jackpot.currency})
 
 
 async def _drop(
@@ -179,32 +270,10 @@ async def _drop(
 ) -> tuple[dict[str, Any], list[str]]:
     """Pay the whole pool to the winner and reseed it, in the caller's transaction."""
     pool = await pool_of(session, jackpot)
-    await _move(session, jackpot, DROP, drop_id, ("jackpot_pool", jackpot.id), ("player", winner_id), pool)
-    await _seed(session, jackpot, f"{drop_id}:reseed")
-    after = await pool_of(session, jackpot)
-    dropped = JackpotDrop(
-        id=drop_id,
-        jackpot_id=jackpot.id,
-        winner_username=winner,
-        amount=pool,
-        pool_before=pool,
-        pool_after=after,
-        trigger_reason=reason,
-    )
+    dropped, moves = _planned_drop(jackpot, winner_id, winner, reason, drop_id, pool)
+    await transfer_many(session, tenant_id=jackpot.tenant_id, mode=jackpot.mode, transfers=moves)
     session.add(dropped)
-    body = drop_view(jackpot, dropped)
-    event = {
-        key: body[key]
-        for key in ("jackpot_id", "winner_username", "amount", "pool_before", "pool_after", "trigger_reason")
-    }
-    deliveries = await emit_event(
-        session,
-        tenant_id=jackpot.tenant_id,
-        mode=jackpot.mode,
-        type="jackpot.dropped",
-        data={**event, "currency": jackpot.currency},
-    )
-    return body, deliveries
+    return drop_view(jackpot, dropped), await emit_events(session, [_announcement(jackpot, dropped)])
 
 
 def drop_view(jackpot: Jackpot, dropped: JackpotDrop) -> dict[str, Any]:

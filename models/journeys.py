@@ -8,20 +8,22 @@ reference names the journey, player and step, so each is granted once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, UniqueConstraint, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import insert_ignore
-from models.engines import EngineColumns, get_engine_row, player_by_name
-from models.ledger import transfer
+from models.db import insert_ignore, transaction_memo
+from models.engines import EngineColumns, get_engine_row
+from models.ledger import Transfer, transfer_many
 from models.players import Player
 from models.tenancy import Principal
-from models.webhooks import emit_event
+from models.webhooks import Announcement, emit_events
 
 
 class Journey(EngineColumns, table=True):
@@ -113,88 +115,193 @@ async def get_progress(
     return await session.get(JourneyProgress, (journey.id, player.id), populate_existing=True, with_for_update=lock)
 
 
-async def fire(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    mode: str,
-    brand_id: str,
-    username: str,
-    trigger: str,
-    source_event_id: str,
+@dataclass(frozen=True)
+class Fired:
+    """A trigger a player fired, as the pipeline applies it."""
+
+    player_id: str
+    username: str
+    trigger: str
+    source_event_id: str
+
+
+async def fire_many(
+    session: AsyncSession, *, tenant_id: str, mode: str, brand_id: str, events: Sequence[Fired]
 ) -> list[str]:
-    """Advance the player on every active journey waiting on *trigger*, once per event; returns deliveries."""
-    player = await player_by_name(session, brand_id=brand_id, mode=mode, username=username)
-    inserted = await session.execute(
-        insert_ignore(session, table(JourneyEvent)).values(
-            id=new_id(),
-            brand_id=brand_id,
-            mode=mode,
-            player_id=player.id,
-            trigger=trigger,
-            source_event_id=source_event_id,
-            created_at=utcnow(),
+    """Advance each player on every active journey waiting on each trigger, once per event and in order, in
+    bulk statements; returns the webhook deliveries."""
+    fresh = await _record_events(session, brand_id, mode, events)
+    journeys = await _active_journeys(session, brand_id, mode) if fresh else []
+    if not journeys:
+        return []
+    progress = await _locked_progress(session, journeys, {event.player_id: event.username for event in fresh})
+    now = utcnow()
+    moved: dict[tuple[str, str], dict[str, Any]] = {}
+    rewards: list[Transfer] = []
+    completed: list[Announcement] = []
+    for event in fresh:
+        for journey in journeys:
+            key = (journey.id, event.player_id)
+            if not _advances(journey, progress[key], event.trigger):
+                continue
+            moved[key] = progress[key]
+            grants = _advance(journey, progress[key], event.player_id, now)
+            rewards += grants
+            if progress[key]["completed_at"] is not None:
+                completed.append(_completion(journey, event.username))
+    await transfer_many(session, tenant_id=tenant_id, mode=mode, transfers=rewards)
+    if moved:
+        rows = table(JourneyProgress)
+        await session.execute(
+            update(rows)
+            .where(rows.c.journey_id == bindparam("journey"), rows.c.player_id == bindparam("player"))
+            .values(
+                step_index=bindparam("index"),
+                step_count=bindparam("count"),
+                completed_at=bindparam("completed"),
+                updated_at=bindparam("updated"),
+            ),
+            [
+                {
+                    "journey": journey_id,
+                    "player": player_id,
+                    "index": row["step_index"],
+                    "count": row["step_count"],
+                    "completed": row["completed_at"],
+                    "updated": row["updated_at"],
+                }
+                for (journey_id, player_id), row in sorted(moved.items())
+            ],
         )
-    )
-    if inserted.rowcount != 1:  # type: ignore[attr-defined]
-        return []  # this event was already counted
-    journeys = await session.execute(
-        select(Journey).where(Journey.brand_id == brand_id, Journey.mode == mode, Journey.status == "active")
-    )
-    deliveries: list[str] = []
-    for journey in journeys.scalars():
-        deliveries += await _advance(session, journey, player, trigger)
-    return deliveries
+    return await emit_events(session, completed)
 
 
-async def _advance(session: AsyncSession, journey: Journey, player: Player, trigger: str) -> list[str]:
-    progress = await get_progress(session, journey, player, lock=True)
-    if progress is None:
-        progress = JourneyProgress(journey_id=journey.id, player_id=player.id, username=player.username)
-        session.add(progress)
-    if progress.completed_at is not None or journey.steps[progress.step_index]["trigger"] != trigger:
-        return []
-    step = journey.steps[progress.step_index]
-    progress.step_count += 1
-    progress.updated_at = utcnow()
-    if progress.step_count < step["count"]:
-        await session.flush()
-        return []
-    await _grant(
-        session, journey, player, step.get("reward_winz") or 0, f"{journey.id}:{player.id}:step{progress.step_index}"
+async def _record_events(session: AsyncSession, brand_id: str, mode: str, events: Sequence[Fired]) -> list[Fired]:
+    """Insert each event once per ``source_event_id``; the new ones, in order."""
+    first: dict[str, Fired] = {}
+    for event in events:  # an event posted twice in one batch: the first counts, like a later replay
+        first.setdefault(event.source_event_id, event)
+    rows = table(JourneyEvent)
+    now = utcnow()
+    inserted = await session.execute(
+        insert_ignore(session, rows).returning(rows.c.source_event_id),
+        [
+            {
+                "id": new_id(),
+                "brand_id": brand_id,
+                "mode": mode,
+                "player_id": event.player_id,
+                "trigger": event.trigger,
+                "source_event_id": event.source_event_id,
+                "created_at": now,
+            }
+            for event in first.values()
+        ],
     )
-    progress.step_index += 1
-    progress.step_count = 0
-    if progress.step_index < len(journey.steps):
-        await session.flush()
+    new = set(inserted.scalars())
+    return [event for source, event in first.items() if source in new]
+
+
+async def _active_journeys(session: AsyncSession, brand_id: str, mode: str) -> list[Journey]:
+    """The brand's active journeys, read once per transaction."""
+    memo = transaction_memo(session, "active_journeys")
+    if (brand_id, mode) not in memo:
+        rows = await session.execute(
+            select(Journey)
+            .where(Journey.brand_id == brand_id, Journey.mode == mode, Journey.status == "active")
+            .order_by(col(Journey.id))
+        )
+        memo[brand_id, mode] = list(rows.scalars())
+    active: list[Journey] = memo[brand_id, mode]
+    return active
+
+
+async def _locked_progress(
+    session: AsyncSession, journeys: list[Journey], players: dict[str, str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each player's progress on each journey, created on first use; the rows are held until commit, so that
+    concurrent batches advance a player one after another."""
+    found = await _read_progress(session, journeys, players)
+    missing = [
+        (journey, player) for journey in journeys for player in sorted(players) if (journey.id, player) not in found
+    ]
+    if missing:
+        now = utcnow()
+        await session.execute(
+            insert_ignore(session, table(JourneyProgress)),
+            [
+                {
+                    "journey_id": journey.id,
+                    "player_id": player_id,
+                    "username": players[player_id],
+                    "step_index": 0,
+                    "step_count": 0,
+                    "completed_at": None,
+                    "updated_at": now,
+                }
+                for journey, player_id in missing
+            ],
+        )
+        found = await _read_progress(session, journeys, players)
+    return found
+
+
+async def _read_progress(
+    session: AsyncSession, journeys: list[Journey], players: dict[str, str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = table(JourneyProgress)
+    found = await session.execute(
+        rows.select()
+        .where(rows.c.journey_id.in_([journey.id for journey in journeys]), rows.c.player_id.in_(sorted(players)))
+        .order_by(rows.c.journey_id, rows.c.player_id)
+        .with_for_update()
+    )
+    return {(row.journey_id, row.player_id): dict(row._mapping) for row in found}
+
+
+def _advances(journey: Journey, progress: dict[str, Any], trigger: str) -> bool:
+    """Whether *trigger* is what the player's current step on *journey* waits for."""
+    return progress["completed_at"] is None and journey.steps[progress["step_index"]]["trigger"] == trigger
+
+
+def _advance(journey: Journey, progress: dict[str, Any], player_id: str, now: datetime) -> list[Transfer]:
+    """Count one trigger on the current step, moving on (and completing the journey) when the step is done;
+    the rewards that earns."""
+    step = journey.steps[progress["step_index"]]
+    progress["step_count"] += 1
+    progress["updated_at"] = now
+    if progress["step_count"] < step["count"]:
         return []
-    progress.step_index = len(journey.steps) - 1
-    progress.step_count = journey.steps[-1]["count"]
-    progress.completed_at = utcnow()
-    await _grant(session, journey, player, journey.reward_winz, f"{journey.id}:{player.id}:completed")
-    await session.flush()
-    return await emit_event(
-        session,
-        tenant_id=journey.tenant_id,
-        mode=journey.mode,
-        type="journey.completed",
-        data={
+    rewards = [_reward(journey, player_id, step.get("reward_winz") or 0, f"step{progress['step_index']}")]
+    progress["step_index"] += 1
+    progress["step_count"] = 0
+    if progress["step_index"] < len(journey.steps):
+        return rewards
+    progress.update(step_index=len(journey.steps) - 1, step_count=journey.steps[-1]["count"], completed_at=now)
+    return [*rewards, _reward(journey, player_id, journey.reward_winz, "completed")]
+
+
+def _reward(journey: Journey, player_id: str, amount: int, what: str) -> Transfer:
+    """A reward granted once: its reference names the journey, the player and what was done."""
+    return Transfer(
+        "journey.reward",
+        f"{journey.id}:{player_id}:{what}",
+        "WINZ",
+        ("journey", journey.id),
+        ("player", player_id),
+        amount,
+    )
+
+
+def _completion(journey: Journey, username: str) -> Announcement:
+    return Announcement(
+        journey.tenant_id,
+        journey.mode,
+        "journey.completed",
+        {
             "journey_id": journey.id,
             "journey_name": journey.name,
-            "user": player.username,
+            "user": username,
             "reward_winz_granted": journey.reward_winz,
         },
-    )
-
-
-async def _grant(session: AsyncSession, journey: Journey, player: Player, amount: int, reference: str) -> None:
-    await transfer(
-        session,
-        tenant_id=journey.tenant_id,
-        mode=journey.mode,
-        kind="journey.reward",
-        reference=reference,
-        asset="WINZ",
-        payer=("journey", journey.id),
-        payees=[(("player", player.id), amount)],
     )

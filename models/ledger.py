@@ -15,16 +15,17 @@ constraint.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint, and_, func, insert, update
+from sqlalchemy import BigInteger, Column, UniqueConstraint, bindparam, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import insert_ignore
+from models.db import insert_ignore, transaction_memo
 from models.errors import InsufficientBalance
 
 
@@ -69,6 +70,30 @@ class Leg:
 
     account_id: str
     asset: str
+    amount: int
+
+
+Owner = tuple[str, str]  # (owner_type, owner_id)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One balanced transaction to record: its kind, its reference and its legs."""
+
+    kind: str
+    reference: str
+    legs: Sequence[Leg]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """*amount* of *asset* from *payer* to *payee*, recorded as its own transaction ``(kind, reference)``."""
+
+    kind: str
+    reference: str
+    asset: str
+    payer: Owner
+    payee: Owner
     amount: int
 
 
@@ -118,44 +143,163 @@ async def account_id(
 async def post_transaction(
     session: AsyncSession, *, tenant_id: str, mode: str, kind: str, reference: str, legs: Sequence[Leg]
 ) -> str:
-    """Record one balanced transaction inside the caller's transaction; returns its id.
-
-    Debits are applied with a guarded ``UPDATE ... WHERE balance + amount >= 0`` so no account that
-    may not go negative ever does, whatever runs concurrently; a refused debit raises
-    ``InsufficientBalance`` and the caller's transaction must roll back.
-    """
-    check_balanced(legs)
-    transaction_id = new_id()
-    now = utcnow()
-    await session.execute(
-        insert(table(LedgerTransaction)).values(
-            id=transaction_id, tenant_id=tenant_id, mode=mode, kind=kind, reference=reference, created_at=now
-        )
+    """Record one balanced transaction inside the caller's transaction; returns its id (see ``post_transactions``)."""
+    posted = await post_transactions(
+        session, tenant_id=tenant_id, mode=mode, movements=[Movement(kind, reference, legs)]
     )
-    for leg in sorted(legs, key=lambda leg: leg.amount):  # debits first: fail before writing credits
-        accounts = table(Account).c
-        guard = accounts.id == leg.account_id
-        if leg.amount < 0:
-            guard = and_(guard, accounts.allow_negative.is_(True) | (accounts.balance + leg.amount >= 0))
+    return posted[0]
+
+
+async def post_transactions(
+    session: AsyncSession, *, tenant_id: str, mode: str, movements: Sequence[Movement]
+) -> list[str]:
+    """Record balanced transactions, in order, inside the caller's transaction; returns their ids.
+
+    Each account's balance moves once, by the net of its legs. An account whose running balance would
+    dip below its start (debits first within each transaction) is updated on its own with a guarded
+    ``UPDATE ... WHERE allow_negative OR balance + lowest >= 0``, so no account that may not go negative
+    ever does, whatever runs concurrently; a refused debit raises ``InsufficientBalance`` and the
+    caller's transaction must roll back.
+    """
+    for movement in movements:
+        check_balanced(movement.legs)
+    if not movements:
+        return []
+    now = utcnow()
+    ids = [new_id() for _ in movements]
+    await session.execute(
+        insert(table(LedgerTransaction)),
+        [
+            {
+                "id": id_,
+                "tenant_id": tenant_id,
+                "mode": mode,
+                "kind": m.kind,
+                "reference": m.reference,
+                "created_at": now,
+            }
+            for id_, m in zip(ids, movements, strict=True)
+        ],
+    )
+    net: dict[str, int] = {}
+    lowest: dict[str, tuple[int, str]] = {}  # account -> (lowest running change, its asset)
+    for movement in movements:
+        for leg in sorted(movement.legs, key=lambda leg: leg.amount):
+            net[leg.account_id] = net.get(leg.account_id, 0) + leg.amount
+            lowest[leg.account_id] = min(lowest.get(leg.account_id, (0, leg.asset)), (net[leg.account_id], leg.asset))
+    accounts = table(Account).c
+    may_go_negative = transaction_memo(session, "accounts_allowed_negative")
+    guarded = {account for account, (low, _) in lowest.items() if low < 0 and account not in may_go_negative}
+    for account in sorted(guarded):  # debits first: fail before writing credits
+        low, asset = lowest[account]
         result = await session.execute(
-            update(table(Account)).where(guard).values(balance=accounts.balance + leg.amount)
+            update(table(Account))
+            .where(accounts.id == account, accounts.allow_negative.is_(True) | (accounts.balance + low >= 0))
+            .values(balance=accounts.balance + net[account])
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise InsufficientBalance(f"balance too low for a debit of {-leg.amount} {leg.asset}")
+            raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
+    if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a] and a not in guarded]:
+        await session.execute(
+            update(table(Account))
+            .where(accounts.id == bindparam("account"))
+            .values(balance=accounts.balance + bindparam("change")),
+            changes,
+        )
     await session.execute(
         insert(table(Posting)),
         [
             {
-                "transaction_id": transaction_id,
+                "transaction_id": id_,
                 "account_id": leg.account_id,
                 "asset": leg.asset,
                 "amount": leg.amount,
                 "created_at": now,
             }
-            for leg in legs
+            for id_, movement in zip(ids, movements, strict=True)
+            for leg in movement.legs
         ],
     )
-    return transaction_id
+    return ids
+
+
+async def account_ids(
+    session: AsyncSession, *, tenant_id: str, mode: str, wanted: Iterable[tuple[Owner, str]]
+) -> dict[tuple[Owner, str], str]:
+    """The account id of each ``(owner, asset)``, created on first use and remembered for the transaction."""
+    memo = transaction_memo(session, "accounts")
+    wanted = set(wanted)
+    missing = await _read_accounts(session, memo, tenant_id, mode, wanted)
+    if missing:  # created here, or by a concurrent transaction whose row is then read back
+        now = utcnow()
+        await session.execute(
+            insert_ignore(session, table(Account)),
+            [
+                {
+                    "id": new_id(),
+                    "tenant_id": tenant_id,
+                    "mode": mode,
+                    "owner_type": owner_type,
+                    "owner_id": owner_id,
+                    "asset": asset,
+                    "balance": 0,
+                    "allow_negative": owner_type != "player",
+                    "created_at": now,
+                }
+                for (owner_type, owner_id), asset in sorted(missing)
+            ],
+        )
+        await _read_accounts(session, memo, tenant_id, mode, missing)
+    return {(owner, asset): memo[tenant_id, mode, owner, asset] for owner, asset in wanted}
+
+
+async def _read_accounts(
+    session: AsyncSession, memo: dict[Any, Any], tenant_id: str, mode: str, wanted: set[tuple[Owner, str]]
+) -> set[tuple[Owner, str]]:
+    """Remember the ids of the wanted accounts that exist; returns those that do not."""
+    missing = {(owner, asset) for owner, asset in wanted if (tenant_id, mode, owner, asset) not in memo}
+    if missing:
+        accounts = table(Account).c
+        rows = await session.execute(
+            table(Account)
+            .select()
+            .with_only_columns(
+                accounts.id, accounts.owner_type, accounts.owner_id, accounts.asset, accounts.allow_negative
+            )
+            .where(
+                accounts.tenant_id == tenant_id,
+                accounts.mode == mode,
+                accounts.owner_id.in_(sorted({owner_id for (_, owner_id), _ in missing})),
+            )
+        )
+        may_go_negative = transaction_memo(session, "accounts_allowed_negative")
+        for row in rows:
+            memo[tenant_id, mode, (row.owner_type, row.owner_id), row.asset] = row.id
+            if row.allow_negative:  # an engine's account: its debits need no guard
+                may_go_negative[row.id] = True
+    return {(owner, asset) for owner, asset in missing if (tenant_id, mode, owner, asset) not in memo}
+
+
+async def transfer_many(session: AsyncSession, *, tenant_id: str, mode: str, transfers: Sequence[Transfer]) -> None:
+    """Record each transfer as its own balanced transaction, in bulk and in order; zero amounts move nothing."""
+    moving = [transfer for transfer in transfers if transfer.amount]
+    if not moving:
+        return
+    ids = await account_ids(
+        session,
+        tenant_id=tenant_id,
+        mode=mode,
+        wanted={(owner, t.asset) for t in moving for owner in (t.payer, t.payee)},
+    )
+    movements = [
+        Movement(
+            t.kind,
+            t.reference,
+            [Leg(ids[t.payer, t.asset], t.asset, -t.amount), Leg(ids[t.payee, t.asset], t.asset, t.amount)],
+        )
+        for t in moving
+    ]
+    await post_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
 
 
 async def balances(session: AsyncSession, *, owner_type: str, owner_id: str) -> dict[str, int]:
@@ -164,6 +308,18 @@ async def balances(session: AsyncSession, *, owner_type: str, owner_id: str) -> 
         select(Account.asset, Account.balance).where(Account.owner_type == owner_type, Account.owner_id == owner_id)
     )
     return {asset: balance for asset, balance in rows.all()}
+
+
+async def locked_balances(session: AsyncSession, ids: Sequence[str]) -> dict[str, int]:
+    """Balances of these accounts, their rows held until commit (PostgreSQL; SQLite holds the whole database)."""
+    accounts = table(Account).c
+    rows = await session.execute(
+        select(accounts.id, accounts.balance)
+        .where(accounts.id.in_(sorted(ids)))
+        .order_by(accounts.id)
+        .with_for_update()
+    )
+    return {account: balance for account, balance in rows.all()}
 
 
 async def audit(session: AsyncSession) -> list[str]:
@@ -187,9 +343,6 @@ async def audit(session: AsyncSession) -> list[str]:
     )
     problems += [f"account {acc} is negative: {bal}" for acc, bal in negative.all()]
     return problems
-
-
-Owner = tuple[str, str]  # (owner_type, owner_id)
 
 
 async def transfer(

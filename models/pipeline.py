@@ -2,8 +2,11 @@
 
 Events arrive as plain dicts ``{type, engine_id, user_id, source_id, ...}``. Each is counted once
 by its business id (unique keys in its engine's tables), so a batch applied twice changes nothing
-the second time. Events are applied grouped by player, in arrival order within a player, which
-keeps each player's order and takes row locks in the same order in every concurrent batch.
+the second time. A batch costs a few set-based statements per kind of event, not a few per event:
+the players and engines it names are read once (and remembered for the rest of the transaction),
+then each kind of event is inserted, deduplicated and aggregated in bulk. Events are taken in
+player order, in arrival order within a player, which keeps each player's order (journey steps,
+who tips a jackpot over ``must_drop_at``) and takes row locks in the same order in every batch.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from models import jackpots, journeys, tournaments
 from models.assets import to_units
-from models.errors import DomainError
+from models.db import transaction_memo
+from models.engines import E
+from models.errors import Conflict, DomainError, NotFound
+from models.players import Player
 
 log = logging.getLogger("wowsino.pipeline")
 SCORE, CONTRIBUTE, JOURNEY = "tournament.score", "jackpot.contribute", "journey.event"
@@ -41,43 +48,113 @@ async def apply_events(
     events: list[dict[str, Any]],
     received_at: datetime,
 ) -> Applied:
-    """Apply every event once, inside the caller's transaction; refusals are counted, not raised."""
+    """Apply every event once, inside the caller's transaction, in a few bulk statements per kind of event;
+    refusals are counted, not raised."""
     applied = Applied()
-    scope = {"tenant_id": tenant_id, "mode": mode, "brand_id": brand_id}
-    for event in sorted(events, key=lambda event: event["user_id"]):
+    ordered = sorted(events, key=lambda event: event["user_id"])
+    found = Found(
+        players=await _players(session, brand_id, mode, {event["user_id"] for event in ordered}),
+        tournaments=await _engines(session, tournaments.Tournament, tenant_id, mode, brand_id, _ids(ordered, SCORE)),
+        jackpots=await _engines(session, jackpots.Jackpot, tenant_id, mode, brand_id, _ids(ordered, CONTRIBUTE)),
+    )
+    scores: list[tournaments.Scored] = []
+    contributions: list[jackpots.Contributed] = []
+    fired: list[journeys.Fired] = []
+    for event in ordered:
         try:
-            await _apply(session, scope, event, received_at, applied)
+            if event["type"] == SCORE:
+                scores.append(_scored(event, found, received_at))
+            elif event["type"] == CONTRIBUTE:
+                contributions.append(_contributed(event, found))
+            else:
+                fired.append(
+                    journeys.Fired(
+                        found.player(event["user_id"]), event["user_id"], event["trigger"], event["source_id"]
+                    )
+                )
         except DomainError as refused:  # checked before any write: the rest of the batch goes on
             applied.refused += 1
             log.warning("event %s %s refused: %s", event["type"], event["source_id"], refused.detail)
+    if scores:
+        for tournament_id, username, total, seq in await tournaments.add_scores(session, scores):
+            applied.standings.setdefault(tournament_id, []).append((username, total, seq))
+    if contributions:
+        applied.deliveries += await jackpots.contribute_many(
+            session, tenant_id=tenant_id, mode=mode, contributions=contributions
+        )
+    if fired:
+        applied.deliveries += await journeys.fire_many(
+            session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, events=fired
+        )
     return applied
 
 
-async def _apply(
-    session: AsyncSession, scope: dict[str, str], event: dict[str, Any], received_at: datetime, applied: Applied
-) -> None:
-    if event["type"] == SCORE:
-        total = await tournaments.add_score(
-            session,
-            **scope,
-            tournament_id=event["engine_id"],
-            username=event["user_id"],
-            source_wager_id=event["source_id"],
-            points=event["points"],
-            received_at=received_at,
+@dataclass(frozen=True)
+class Found:
+    """The players and engines a batch names, each read once."""
+
+    players: dict[str, str]  # username -> player id
+    tournaments: dict[str, tournaments.Tournament]
+    jackpots: dict[str, jackpots.Jackpot]
+
+    def player(self, username: str) -> str:
+        if username not in self.players:
+            raise NotFound(f"no player {username!r}", field="user_id")
+        return self.players[username]
+
+
+def _scored(event: dict[str, Any], found: Found, received_at: datetime) -> tournaments.Scored:
+    tournament = found.tournaments.get(event["engine_id"])
+    if tournament is None:
+        raise NotFound(f"no tournament {event['engine_id']!r}")
+    tournaments.check_window(tournament, received_at)
+    player_id = found.player(event["user_id"])
+    return tournaments.Scored(tournament.id, player_id, event["user_id"], event["source_id"], event["points"])
+
+
+def _contributed(event: dict[str, Any], found: Found) -> jackpots.Contributed:
+    amount = to_units(event["currency"], event["amount"])
+    jackpot = found.jackpots.get(event["engine_id"])
+    if jackpot is None:
+        raise NotFound(f"no jackpot {event['engine_id']!r}")
+    if jackpot.status != "active":
+        raise Conflict(f"jackpot is {jackpot.status}")
+    player_id = found.player(event["user_id"])
+    return jackpots.Contributed(jackpot, player_id, event["user_id"], event["source_id"], amount)
+
+
+def _ids(events: list[dict[str, Any]], kind: str) -> set[str]:
+    return {event["engine_id"] for event in events if event["type"] == kind}
+
+
+async def _players(session: AsyncSession, brand_id: str, mode: str, usernames: set[str]) -> dict[str, str]:
+    """``username -> id`` of the players that exist, read once per transaction (players are never deleted)."""
+    memo = transaction_memo(session, "players")
+    missing = sorted(name for name in usernames if (brand_id, mode, name) not in memo)
+    if missing:
+        rows = await session.execute(
+            select(Player.id, Player.username).where(
+                Player.brand_id == brand_id, Player.mode == mode, col(Player.username).in_(missing)
+            )
         )
-        if total is not None:
-            applied.standings.setdefault(event["engine_id"], []).append(total)
-    elif event["type"] == CONTRIBUTE:
-        applied.deliveries += await jackpots.contribute(
-            session,
-            **scope,
-            jackpot_id=event["engine_id"],
-            username=event["user_id"],
-            source_wager_id=event["source_id"],
-            amount=to_units(event["currency"], event["amount"]),
+        for player_id, username in rows.all():
+            memo[brand_id, mode, username] = player_id
+    return {name: memo[brand_id, mode, name] for name in usernames if (brand_id, mode, name) in memo}
+
+
+async def _engines(
+    session: AsyncSession, model: type[E], tenant_id: str, mode: str, brand_id: str, ids: set[str]
+) -> dict[str, E]:
+    """The engines with these ids in the scope, read once per transaction."""
+    memo = transaction_memo(session, model.__name__)
+    scope = (tenant_id, mode, brand_id)
+    missing = sorted(engine_id for engine_id in ids if (scope, engine_id) not in memo)
+    if missing:
+        rows = await session.execute(
+            select(model).where(
+                col(model.id).in_(missing), model.tenant_id == tenant_id, model.mode == mode, model.brand_id == brand_id
+            )
         )
-    else:
-        applied.deliveries += await journeys.fire(
-            session, **scope, username=event["user_id"], trigger=event["trigger"], source_event_id=event["source_id"]
-        )
+        for engine in rows.scalars():
+            memo[scope, engine.id] = engine
+    return {engine_id: memo[scope, engine_id] for engine_id in ids if (scope, engine_id) in memo}

@@ -9,16 +9,18 @@ compare-and-set and pays in the same transaction, so a tournament pays once howe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, UniqueConstraint, update
+from sqlalchemy import JSON, BigInteger, UniqueConstraint, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, iso, table, utcnow
-from models.db import insert_ignore
-from models.engines import EngineColumns, get_engine_row, player_by_name
+from models.db import dialect_insert, insert_ignore
+from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, InvalidInput
 from models.ledger import transfer
 from models.tenancy import Principal
@@ -127,52 +129,68 @@ def check_window(tournament: Tournament, at: datetime) -> None:
         raise Conflict("points are accepted only between starts_at and ends_at")
 
 
-async def add_score(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    mode: str,
-    brand_id: str,
-    tournament_id: str,
-    username: str,
-    source_wager_id: str,
-    points: int,
-    received_at: datetime,
-) -> tuple[str, int, int] | None:
-    """Count a score once per wager; the player's new ``(username, total, reached_seq)``, or None if seen."""
-    tournament = await get_tournament(
-        session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
-    )
-    check_window(tournament, received_at)
-    player = await player_by_name(session, brand_id=brand_id, mode=mode, username=username)
+@dataclass(frozen=True)
+class Scored:
+    """A wager's points for a player, as the pipeline applies them."""
+
+    tournament_id: str
+    player_id: str
+    username: str
+    source_wager_id: str
+    points: int
+
+
+async def add_scores(session: AsyncSession, scores: Sequence[Scored]) -> list[tuple[str, str, int, int]]:
+    """Count each score once per wager, in bulk; ``(tournament_id, username, total, reached_seq)`` of each
+    player whose total moved."""
+    first: dict[tuple[str, str], Scored] = {}
+    for score in scores:  # a wager posted twice in one batch: the first counts, like a later replay
+        first.setdefault((score.tournament_id, score.source_wager_id), score)
+    rows = table(TournamentScore)
+    now = utcnow()
     inserted = await session.execute(
-        insert_ignore(session, table(TournamentScore))
-        .values(
-            tournament_id=tournament.id,
-            player_id=player.id,
-            username=username,
-            source_wager_id=source_wager_id,
-            points=points,
-            created_at=utcnow(),
-        )
-        .returning(table(TournamentScore).c.id)
+        insert_ignore(session, rows).returning(rows.c.id, rows.c.tournament_id, rows.c.source_wager_id),
+        [
+            {
+                "tournament_id": score.tournament_id,
+                "player_id": score.player_id,
+                "username": score.username,
+                "source_wager_id": score.source_wager_id,
+                "points": score.points,
+                "created_at": now,
+            }
+            for score in first.values()
+        ],
     )
-    seq = inserted.scalar_one_or_none()
-    if seq is None:
-        return None  # this wager was already counted
-    standing = await session.get(
-        TournamentStanding, (tournament.id, player.id), populate_existing=True, with_for_update=True
+    seqs = {(tournament_id, wager): seq for seq, tournament_id, wager in inserted.all()}
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, score in first.items():
+        if key in seqs:  # new: not counted before
+            total = totals.setdefault(
+                (score.tournament_id, score.player_id),
+                {"tournament_id": score.tournament_id, "player_id": score.player_id, "username": score.username},
+            )
+            total["points"] = total.get("points", 0) + score.points
+            total["reached_seq"] = max(total.get("reached_seq", 0), seqs[key])
+    if not totals:
+        return []
+    standings = table(TournamentStanding)
+    upsert = dialect_insert(session, standings)
+    # the row lock of each standing serializes concurrent batches; its seq only moves forward
+    moved = await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[standings.c.tournament_id, standings.c.player_id],
+            set_={
+                "points": standings.c.points + upsert.excluded.points,
+                "reached_seq": case(
+                    (upsert.excluded.reached_seq > standings.c.reached_seq, upsert.excluded.reached_seq),
+                    else_=standings.c.reached_seq,
+                ),
+            },
+        ).returning(standings.c.tournament_id, standings.c.username, standings.c.points, standings.c.reached_seq),
+        [totals[key] for key in sorted(totals)],
     )
-    if standing is None:
-        standing = TournamentStanding(
-            tournament_id=tournament.id, player_id=player.id, username=username, points=points, reached_seq=seq
-        )
-        session.add(standing)
-    else:
-        standing.points += points
-        standing.reached_seq = seq
-    await session.flush()
-    return username, standing.points, seq
+    return [(row[0], row[1], row[2], row[3]) for row in moved.all()]
 
 
 async def standings(session: AsyncSession, tournament_id: str) -> list[TournamentStanding]:

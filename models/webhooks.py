@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, ColumnElement, UniqueConstraint, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from models.base import UTCDateTime, created_field, id_field, iso, new_id, utcnow
+from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
+from models.db import transaction_memo
 from models.errors import InvalidInput, NotFound
 from models.signing import new_secret
 from models.urlguard import check_url
@@ -201,18 +203,21 @@ async def update_endpoint(
     await session.flush()
 
 
+def _receiving(tenant_id: str, mode: str) -> list[ColumnElement[bool]]:
+    """Which endpoints receive a tenant's events in a mode (paused ones keep them for later)."""
+    return [
+        col(WebhookEndpoint.tenant_id) == tenant_id,
+        col(WebhookEndpoint.mode) == mode,
+        col(WebhookEndpoint.status).in_(("active", "paused")),
+        col(WebhookEndpoint.deleted_at).is_(None),
+    ]
+
+
 async def emit_event(session: AsyncSession, *, tenant_id: str, mode: str, type: str, data: dict[str, Any]) -> list[str]:
     """Store an event and a pending delivery per subscribed endpoint; returns the delivery ids."""
     event = WebhookEvent(id="msg_" + new_id().replace("-", ""), tenant_id=tenant_id, mode=mode, type=type, data=data)
     session.add(event)
-    endpoints = await session.execute(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.tenant_id == tenant_id,
-            WebhookEndpoint.mode == mode,
-            col(WebhookEndpoint.status).in_(("active", "paused")),
-            col(WebhookEndpoint.deleted_at).is_(None),
-        )
-    )
+    endpoints = await session.execute(select(WebhookEndpoint).where(*_receiving(tenant_id, mode)))
     deliveries = [
         WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id)
         for endpoint in endpoints.scalars()
@@ -221,6 +226,65 @@ async def emit_event(session: AsyncSession, *, tenant_id: str, mode: str, type: 
     session.add_all(deliveries)
     await session.flush()
     return [delivery.id for delivery in deliveries]
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """An event to announce to a tenant's endpoints in one mode."""
+
+    tenant_id: str
+    mode: str
+    type: str
+    data: dict[str, Any]
+
+
+async def emit_events(session: AsyncSession, announcements: Sequence[Announcement]) -> list[str]:
+    """``emit_event`` for many events, in bulk statements; returns the delivery ids."""
+    if not announcements:
+        return []
+    now = utcnow()
+    events = [
+        {
+            "id": "msg_" + new_id().replace("-", ""),
+            "tenant_id": announced.tenant_id,
+            "mode": announced.mode,
+            "type": announced.type,
+            "data": announced.data,
+            "created_at": now,
+        }
+        for announced in announcements
+    ]
+    await session.execute(insert(table(WebhookEvent)), events)
+    deliveries: list[dict[str, Any]] = []
+    for event, announced in zip(events, announcements, strict=True):
+        for endpoint_id, patterns in await _subscribers(session, announced.tenant_id, announced.mode):
+            if matches(patterns, announced.type):
+                deliveries.append(
+                    {
+                        "id": new_id(),
+                        "endpoint_id": endpoint_id,
+                        "event_id": event["id"],
+                        "status": "pending",
+                        "attempt_count": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+    if deliveries:
+        await session.execute(insert(table(WebhookDelivery)), deliveries)
+    return [delivery["id"] for delivery in deliveries]
+
+
+async def _subscribers(session: AsyncSession, tenant_id: str, mode: str) -> list[tuple[str, list[str]]]:
+    """``(endpoint id, event patterns)`` of the receiving endpoints, read once per transaction."""
+    memo = transaction_memo(session, "webhook_endpoints")
+    if (tenant_id, mode) not in memo:
+        rows = await session.execute(
+            select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(*_receiving(tenant_id, mode))
+        )
+        memo[tenant_id, mode] = [(endpoint_id, patterns) for endpoint_id, patterns in rows.all()]
+    found: list[tuple[str, list[str]]] = memo[tenant_id, mode]
+    return found
 
 
 def delivery_view(delivery: WebhookDelivery, event: WebhookEvent, attempts: Sequence[WebhookAttempt]) -> dict[str, Any]:
