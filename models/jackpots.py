@@ -3,8 +3,8 @@
 The pool is a ledger account, so ``pool = seed + contributions - drops`` holds at every instant by
 construction: seeding, contributing and dropping are all balanced transactions. A contribution is
 recorded once per ``source_wager_id`` (unique key). When a pool reaches ``must_drop_at`` the same
-transaction drops it to that contributor; the guarded update of the pool's account row serializes
-contributions, so exactly one of them crosses the threshold.
+transaction drops it to that contributor; contributions to such a pool first lock its account row,
+which serializes them, so exactly one of them crosses the threshold.
 """
 
 from __future__ import annotations
@@ -159,20 +159,21 @@ async def contribute_many(
     for contribution_id, wager in counted:
         by_jackpot.setdefault(wager.jackpot.id, []).append((contribution_id, wager))
     jackpots = [wagers[0][1].jackpot for _, wagers in sorted(by_jackpot.items())]
-    pools = await _locked_pools(session, tenant_id, mode, [jackpot for jackpot in jackpots if jackpot.must_drop_at])
+    pools = await _locked_pools(
+        session, tenant_id, mode, [jackpot for jackpot in jackpots if jackpot.must_drop_at is not None]
+    )
     transfers: list[Transfer] = []
-    drops: list[JackpotDrop] = []
+    drops: list[tuple[Jackpot, JackpotDrop]] = []
     for jackpot in jackpots:
-        pool = pools.get(jackpot.id, 0)
+        pool, funding = pools.get(jackpot.id, 0), ("jackpot", jackpot.id)
         for contribution_id, wager in by_jackpot[jackpot.id]:
-            payer: Owner = ("jackpot", jackpot.id)
             transfers.append(
-                Transfer("jackpot.contribute", contribution_id, jackpot.currency, payer, _pool(jackpot), wager.amount)
+                Transfer("jackpot.contribute", contribution_id, jackpot.currency, funding, _pool(jackpot), wager.amount)
             )
             pool += wager.amount
             if jackpot.must_drop_at is not None and pool >= jackpot.must_drop_at:
                 dropped, moves = _planned_drop(jackpot, wager.player_id, wager.username, "must_drop", new_id(), pool)
-                drops.append(dropped)
+                drops.append((jackpot, dropped))
                 transfers += moves
                 pool = dropped.pool_after
     await transfer_many(session, tenant_id=tenant_id, mode=mode, transfers=transfers)
@@ -183,9 +184,8 @@ async def contribute_many(
         .values(last_contributor_id=bindparam("contributor")),
         [{"jackpot": jackpot.id, "contributor": by_jackpot[jackpot.id][-1][1].player_id} for jackpot in jackpots],
     )
-    session.add_all(drops)
-    by_id = {jackpot.id: jackpot for jackpot in jackpots}
-    return await emit_events(session, [_announcement(by_id[dropped.jackpot_id], dropped) for dropped in drops])
+    session.add_all(dropped for _, dropped in drops)
+    return await emit_events(session, [_announcement(jackpot, dropped) for jackpot, dropped in drops])
 
 
 async def _record_contributions(

@@ -142,38 +142,41 @@ async def fire_many(
     for event in fresh:
         for journey in journeys:
             key = (journey.id, event.player_id)
-            if not _advances(journey, progress[key], event.trigger):
-                continue
-            moved[key] = progress[key]
-            grants = _advance(journey, progress[key], event.player_id, now)
-            rewards += grants
-            if progress[key]["completed_at"] is not None:
-                completed.append(_completion(journey, event.username))
+            if _advances(journey, progress[key], event.trigger):
+                moved[key] = progress[key]
+                rewards += _advance(journey, progress[key], event.player_id, now)
+                if progress[key]["completed_at"] is not None:
+                    completed.append(_completion(journey, event.username))
     await transfer_many(session, tenant_id=tenant_id, mode=mode, transfers=rewards)
-    if moved:
-        rows = table(JourneyProgress)
-        await session.execute(
-            update(rows)
-            .where(rows.c.journey_id == bindparam("journey"), rows.c.player_id == bindparam("player"))
-            .values(
-                step_index=bindparam("index"),
-                step_count=bindparam("count"),
-                completed_at=bindparam("completed"),
-                updated_at=bindparam("updated"),
-            ),
-            [
-                {
-                    "journey": journey_id,
-                    "player": player_id,
-                    "index": row["step_index"],
-                    "count": row["step_count"],
-                    "completed": row["completed_at"],
-                    "updated": row["updated_at"],
-                }
-                for (journey_id, player_id), row in sorted(moved.items())
-            ],
-        )
+    await _save_progress(session, moved)
     return await emit_events(session, completed)
+
+
+async def _save_progress(session: AsyncSession, moved: dict[tuple[str, str], dict[str, Any]]) -> None:
+    if not moved:
+        return
+    rows = table(JourneyProgress)
+    await session.execute(
+        update(rows)
+        .where(rows.c.journey_id == bindparam("journey"), rows.c.player_id == bindparam("player"))
+        .values(
+            step_index=bindparam("index"),
+            step_count=bindparam("count"),
+            completed_at=bindparam("completed"),
+            updated_at=bindparam("updated"),
+        ),
+        [
+            {
+                "journey": journey_id,
+                "player": player_id,
+                "index": row["step_index"],
+                "count": row["step_count"],
+                "completed": row["completed_at"],
+                "updated": row["updated_at"],
+            }
+            for (journey_id, player_id), row in sorted(moved.items())
+        ],
+    )
 
 
 async def _record_events(session: AsyncSession, brand_id: str, mode: str, events: Sequence[Fired]) -> list[Fired]:
