@@ -108,7 +108,7 @@ async def existing_players(state: AppState, principal: Principal, usernames: set
     if not names:
         return known
     keys = [f"wowsino:player:{principal.brand_id}:{principal.mode}:{name}" for name in names]
-    cached = await state.redis.mget(keys) if keys else []
+    cached = await state.redis.mget(keys)
     found = {name for name, hit in zip(names, cached, strict=True) if hit is not None}
     missing = [name for name in names if name not in found]
     if missing:
