@@ -93,21 +93,24 @@ def _settle(group: list[Batch], *, error: bool = False) -> None:
                 batch.done.set_result(None)
 
 
+def _by_scope(group: list[Batch]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """The group's events by tenant, mode and brand, in arrival order, each stamped with its arrival:
+    one bulk application per scope however many messages (single events, batches) the group holds."""
+    scopes: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for batch in group:
+        events = scopes.setdefault((batch.tenant_id, batch.mode, batch.brand_id), [])
+        events.extend({**event, "received_at": batch.received_at} for event in batch.events)
+    return scopes
+
+
 async def _transaction(group: list[Batch]) -> Applied:
     rt = runtime()
     for attempt in range(TRANSACTION_ATTEMPTS):
         try:
             total = Applied()
             async with rt.db.transaction() as session:
-                for batch in group:
-                    applied = await apply_events(
-                        session,
-                        tenant_id=batch.tenant_id,
-                        mode=batch.mode,
-                        brand_id=batch.brand_id,
-                        events=batch.events,
-                        received_at=batch.received_at,
-                    )
+                for (tenant_id, mode, brand), events in _by_scope(group).items():
+                    applied = await apply_events(session, tenant_id=tenant_id, mode=mode, brand_id=brand, events=events)
                     total.deliveries += applied.deliveries
                     for tournament_id, totals in applied.standings.items():
                         total.standings.setdefault(tournament_id, []).extend(totals)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,10 +45,9 @@ async def apply_events(
     mode: str,
     brand_id: str,
     events: list[dict[str, Any]],
-    received_at: datetime,
 ) -> Applied:
     """Apply every event once, inside the caller's transaction, in a few bulk statements per kind of event;
-    refusals are counted, not raised."""
+    refusals are counted, not raised. Each event carries ``received_at``, when the API accepted it."""
     applied = Applied()
     ordered = sorted(events, key=lambda event: event["user_id"])
     found = Found(
@@ -63,7 +61,7 @@ async def apply_events(
     for event in ordered:
         try:
             if event["type"] == SCORE:
-                scores.append(_scored(event, found, received_at))
+                scores.append(_scored(event, found))
             elif event["type"] == CONTRIBUTE:
                 contributions.append(_contributed(event, found))
             else:
@@ -103,11 +101,11 @@ class Found:
         return self.players[username]
 
 
-def _scored(event: dict[str, Any], found: Found, received_at: datetime) -> tournaments.Scored:
+def _scored(event: dict[str, Any], found: Found) -> tournaments.Scored:
     tournament = found.tournaments.get(event["engine_id"])
     if tournament is None:
         raise NotFound(f"no tournament {event['engine_id']!r}")
-    tournaments.check_window(tournament, received_at)
+    tournaments.check_window(tournament, event["received_at"])
     player_id = found.player(event["user_id"])
     return tournaments.Scored(tournament.id, player_id, event["user_id"], event["source_id"], event["points"])
 
