@@ -49,8 +49,9 @@ ERRORS = {
 
 
 def document_problems(schema: OpenAPI) -> None:
-    """Add the shared problem responses to every operation of *schema* (in place), except where a
-    route documents its own answer for a status (``/ready``'s ``503``)."""
+    """Add the shared problem responses to every operation of *schema* (in place). They replace the
+    error answers Litestar documents by itself, but not an answer a route declares with a shape of
+    its own (``/ready``'s ``503``)."""
     schema.components = schema.components or Components()
     schema.components.schemas = {**(schema.components.schemas or {}), "Problem": PROBLEM}
     problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
@@ -61,5 +62,13 @@ def document_problems(schema: OpenAPI) -> None:
                 continue
             responses = dict(operation.responses or {})
             for status, description in ERRORS.items():
-                responses.setdefault(status, OpenAPIResponse(description=description, content={PROBLEM_JSON: problem}))
+                if not _declared(responses.get(status)):
+                    responses[status] = OpenAPIResponse(description=description, content={PROBLEM_JSON: problem})
             operation.responses = responses
+
+
+def _declared(response: OpenAPIResponse | Reference | None) -> bool:
+    """Whether *response* is a route's own answer: a body referring to a named shape."""
+    if not isinstance(response, OpenAPIResponse) or not response.content:
+        return False
+    return any(isinstance(media.schema, Reference) for media in response.content.values())
