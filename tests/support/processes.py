@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -17,6 +18,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import redis
+
+from bench.procs import descendants, info
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -63,14 +66,22 @@ class Process:
             os.killpg(self.proc.pid, sig)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
+        """Signal the process group, SIGKILL it after *timeout*, then whatever of the tree is left:
+        honcho and dramatiq start their children in process groups of their own."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        tree = {pid: info(pid) for pid in descendants(self.proc.pid)}
         self.send(sig)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+        for pid, seen in tree.items():
+            now = info(pid)
+            if seen is not None and now is not None and now.argv == seen.argv:  # still the same process
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no clean shutdown, no acks."""
