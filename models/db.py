@@ -116,16 +116,16 @@ def insert_ignore(session: AsyncSession, table: Any) -> Insert:
     return dialect_insert(session, table).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
-_MEMO = "wowsino.memo"
+MEMO = "wowsino.memo"
 
 
 def transaction_memo(session: AsyncSession, name: str) -> dict[Any, Any]:
     """A dict kept for the rest of the session's transaction, for rows that it reads again and again and
     that cannot change under it (ids, engine settings). A rollback, even to a savepoint, empties it."""
-    memos: dict[str, dict[Any, Any]] = session.info.setdefault(_MEMO, {})
+    memos: dict[str, dict[Any, Any]] = session.info.setdefault(MEMO, {})
     return memos.setdefault(name, {})
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_memos(session: Session, _previous: Any) -> None:
-    session.info.pop(_MEMO, None)
+    session.info.pop(MEMO, None)

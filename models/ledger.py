@@ -14,18 +14,19 @@ constraint.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint, bindparam, func, insert, update
+from sqlalchemy import BigInteger, Column, UniqueConstraint, bindparam, event, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import insert_ignore, transaction_memo
+from models.db import MEMO, insert_ignore, transaction_memo
 from models.errors import InsufficientBalance
 
 
@@ -115,29 +116,8 @@ async def account_id(
     session: AsyncSession, *, tenant_id: str, mode: str, owner_type: str, owner_id: str, asset: str
 ) -> str:
     """The id of an owner's account for an asset, created on first use. Only players' may not go negative."""
-    await session.execute(
-        insert_ignore(session, table(Account)).values(
-            id=new_id(),
-            tenant_id=tenant_id,
-            mode=mode,
-            owner_type=owner_type,
-            owner_id=owner_id,
-            asset=asset,
-            balance=0,
-            allow_negative=owner_type != "player",
-            created_at=utcnow(),
-        )
-    )
-    found = await session.execute(
-        select(Account.id).where(
-            Account.tenant_id == tenant_id,
-            Account.mode == mode,
-            Account.owner_type == owner_type,
-            Account.owner_id == owner_id,
-            Account.asset == asset,
-        )
-    )
-    return found.scalar_one()
+    owner = (owner_type, owner_id)
+    return (await account_ids(session, tenant_id=tenant_id, mode=mode, wanted=[(owner, asset)]))[owner, asset]
 
 
 async def post_transaction(
@@ -257,6 +237,13 @@ async def _read_accounts(
     session: AsyncSession, memo: dict[Any, Any], tenant_id: str, mode: str, wanted: set[tuple[Owner, str]]
 ) -> set[tuple[Owner, str]]:
     """Remember the ids of the wanted accounts that exist; returns those that do not."""
+    may_go_negative = transaction_memo(session, "accounts_allowed_negative")
+    for owner, asset in wanted:
+        settled = _settled_accounts.get((tenant_id, mode, owner, asset))
+        if settled is not None and (tenant_id, mode, owner, asset) not in memo:
+            memo[tenant_id, mode, owner, asset], negative = settled
+            if negative:
+                may_go_negative[settled[0]] = True
     missing = {(owner, asset) for owner, asset in wanted if (tenant_id, mode, owner, asset) not in memo}
     if missing:
         accounts = table(Account).c
@@ -272,12 +259,29 @@ async def _read_accounts(
                 accounts.owner_id.in_(sorted({owner_id for (_, owner_id), _ in missing})),
             )
         )
-        may_go_negative = transaction_memo(session, "accounts_allowed_negative")
         for row in rows:
             memo[tenant_id, mode, (row.owner_type, row.owner_id), row.asset] = row.id
             if row.allow_negative:  # an engine's account: its debits need no guard
                 may_go_negative[row.id] = True
     return {(owner, asset) for owner, asset in missing if (tenant_id, mode, owner, asset) not in memo}
+
+
+# Accounts known to be committed, by (tenant, mode, owner, asset): an account's id never changes and an
+# account is never deleted, so no process can hold a stale entry. Bounded, oldest forgotten first.
+_settled_accounts: OrderedDict[tuple[Any, ...], tuple[str, bool]] = OrderedDict()
+SETTLED_ACCOUNTS_MAX = 100_000
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_settled_accounts(session: Session) -> None:
+    """Once a transaction commits, the accounts it read or created are settled: later ones skip the read."""
+    memos = session.info.get(MEMO, {})
+    negative = memos.get("accounts_allowed_negative", {})
+    for key, account in memos.get("accounts", {}).items():
+        _settled_accounts[key] = (account, account in negative)
+        _settled_accounts.move_to_end(key)
+    while len(_settled_accounts) > SETTLED_ACCOUNTS_MAX:
+        _settled_accounts.popitem(last=False)
 
 
 async def transfer_many(session: AsyncSession, *, tenant_id: str, mode: str, transfers: Sequence[Transfer]) -> None:

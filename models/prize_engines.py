@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, func
+from sqlalchemy import JSON, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import from_units, to_units
-from models.base import created_field, id_field, iso, utcnow
+from models.base import created_field, id_field, iso, table, utcnow
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, InvalidInput, NotFound
 from models.fairness import draw_weighted
 from models.idempotency import IdempotencyRecord, earlier_outcome
-from models.ledger import Leg, account_id, post_transaction
+from models.ledger import Leg, account_ids, post_transaction
 from models.players import Player, advance_commitment
 from models.prizes import normalize_prize_table, weights
 from models.stats import chi_square
@@ -225,20 +225,19 @@ async def draw_prize(
         nonce=nonce,
         idempotency_key=idempotency_key,
     )
-    session.add(draw)
     body = spec.answer(engine, draw, next_hash)
-    session.add(
-        IdempotencyRecord(
-            tenant_id=tenant_id,
-            mode=mode,
-            operation=spec.operation,
-            key=idempotency_key,
-            fingerprint=fingerprint,
-            operation_id=operation_id,
-            status_code=201,
-            response=body,
-        )
+    record = IdempotencyRecord(
+        tenant_id=tenant_id,
+        mode=mode,
+        operation=spec.operation,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        operation_id=operation_id,
+        status_code=201,
+        response=body,
     )
+    for row in (draw, record):  # Core inserts: the ORM's unit of work costs more than the whole draw
+        await session.execute(insert(table(type(row))).values(row.model_dump()))
     deliveries = await emit_event(
         session, tenant_id=tenant_id, mode=mode, type=spec.event_type, data=spec.event(engine, draw)
     )
@@ -249,24 +248,20 @@ async def _legs(
     session: AsyncSession, spec: Spec, engine: PrizeEngine, player: Player, won: dict[str, Any]
 ) -> list[Leg]:
     """The cost paid into the engine's funding account and the prize paid out of it."""
-    legs: list[Leg] = []
-
-    async def account(owner_type: str, owner_id: str, asset: str) -> str:
-        return await account_id(
-            session, tenant_id=engine.tenant_id, mode=engine.mode, owner_type=owner_type, owner_id=owner_id, asset=asset
-        )
-
-    if engine.cost_winz:
-        legs += [
-            Leg(await account("player", player.id, "WINZ"), "WINZ", -engine.cost_winz),
-            Leg(await account(spec.owner_type, engine.id, "WINZ"), "WINZ", engine.cost_winz),
-        ]
+    player_, funding = ("player", player.id), (spec.owner_type, engine.id)
+    moves = [(player_, funding, "WINZ", engine.cost_winz)] if engine.cost_winz else []
     units = to_units(won["asset"], won["amount"])
     if units:
-        legs += [
-            Leg(await account(spec.owner_type, engine.id, won["asset"]), won["asset"], -units),
-            Leg(await account("player", player.id, won["asset"]), won["asset"], units),
-        ]
+        moves.append((funding, player_, won["asset"], units))
+    ids = await account_ids(
+        session,
+        tenant_id=engine.tenant_id,
+        mode=engine.mode,
+        wanted={(owner, asset) for payer, payee, asset, _ in moves for owner in (payer, payee)},
+    )
+    legs: list[Leg] = []
+    for payer, payee, asset, amount in moves:
+        legs += [Leg(ids[payer, asset], asset, -amount), Leg(ids[payee, asset], asset, amount)]
     return legs
 
 

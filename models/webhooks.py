@@ -215,17 +215,7 @@ def _receiving(tenant_id: str, mode: str) -> list[ColumnElement[bool]]:
 
 async def emit_event(session: AsyncSession, *, tenant_id: str, mode: str, type: str, data: dict[str, Any]) -> list[str]:
     """Store an event and a pending delivery per subscribed endpoint; returns the delivery ids."""
-    event = WebhookEvent(id="msg_" + new_id().replace("-", ""), tenant_id=tenant_id, mode=mode, type=type, data=data)
-    session.add(event)
-    endpoints = await session.execute(select(WebhookEndpoint).where(*_receiving(tenant_id, mode)))
-    deliveries = [
-        WebhookDelivery(endpoint_id=endpoint.id, event_id=event.id)
-        for endpoint in endpoints.scalars()
-        if matches(endpoint.events, type)
-    ]
-    session.add_all(deliveries)
-    await session.flush()
-    return [delivery.id for delivery in deliveries]
+    return await emit_events(session, [Announcement(tenant_id, mode, type, data)])
 
 
 @dataclass(frozen=True)
