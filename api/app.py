@@ -11,7 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from api.auth import provide_principal, require_key
 from api.errors import EXCEPTION_HANDLERS
-from api.openapi import document_problems
+from api.openapi import document_problems, document_security
 from api.routes import (
     admin,
     health,
@@ -79,4 +79,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_problems(app.openapi_schema)
+    document_security(app.openapi_schema, app)
     return app

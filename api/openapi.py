@@ -1,7 +1,11 @@
-"""The OpenAPI document: every route also documents the problem-details answers it can give."""
+"""The OpenAPI document: every route also documents the problem-details answers it can give, and
+what it takes: an API key holding the route's scope, or the admin token."""
 
 from __future__ import annotations
 
+import re
+
+from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
@@ -10,10 +14,22 @@ from litestar.openapi.spec import (
     Operation,
     Reference,
     Schema,
+    SecurityScheme,
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
+from api.auth import require_admin
 from api.errors import PROBLEM_JSON
+
+API_KEY, ADMIN_TOKEN = "apiKey", "adminToken"
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    API_KEY: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="an API key, wsk_live_... or wsk_test_...; the requirement names the scope the route needs",
+    ),
+    ADMIN_TOKEN: SecurityScheme(type="http", scheme="bearer", description="the platform's WOWSINO_ADMIN_TOKEN"),
+}
 
 PROBLEM = Schema(
     type=OpenAPIType.OBJECT,
@@ -72,3 +88,25 @@ def _declared(response: OpenAPIResponse | Reference | None) -> bool:
     if not isinstance(response, OpenAPIResponse) or not response.content:
         return False
     return any(isinstance(media.schema, Reference) for media in response.content.values())
+
+
+def document_security(schema: OpenAPI, app: Litestar) -> None:
+    """Name on every operation of *schema* (in place) the credential it takes: an API key with the route's
+    scope (an empty list: any valid key), or the admin token; health and schema routes take none."""
+    schema.components = schema.components or Components()
+    schema.components.security_schemes = {**(schema.components.security_schemes or {}), **SECURITY_SCHEMES}
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        item = (schema.paths or {}).get(path)
+        for handler in getattr(route, "route_handlers", []):
+            if "principal" in handler.parsed_fn_signature.parameters:
+                scope = handler.opt.get("scope")
+                requirement = {API_KEY: [scope] if scope else []}
+            elif require_admin in handler.resolve_guards():
+                requirement = {ADMIN_TOKEN: []}
+            else:
+                continue
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
+                operation = getattr(item, method.lower(), None)
+                if isinstance(operation, Operation):
+                    operation.security = [requirement]

@@ -56,3 +56,22 @@ def test_listings_answer_a_page_of_rows() -> None:
         assert page["required"] == ["data", "next_cursor"], name
         rows = _resolve(document, page["properties"]["data"]["items"])
         assert rows.get("properties"), f"{name}: rows without fields"
+
+
+def test_every_operation_names_the_credential_it_takes() -> None:
+    """Admin routes the admin token; /v1 routes an API key with their scope; only health and schema none."""
+    document = _document()
+    schemes = document["components"]["securitySchemes"]
+    assert {schemes[name]["scheme"] for name in ("apiKey", "adminToken")} == {"bearer"}
+    for path, item in document["paths"].items():
+        for method in METHODS:
+            if method not in item:
+                continue
+            security = item[method].get("security")
+            if path.startswith("/tenants"):
+                assert security == [{"adminToken": []}], (method, path)
+            elif path.startswith("/v1/"):
+                assert security and set(security[0]) == {"apiKey"}, (method, path)
+                assert path == "/v1/me" or len(security[0]["apiKey"]) == 1, (method, path)
+            else:
+                assert path in {"/health", "/ready"} and security is None, (method, path)

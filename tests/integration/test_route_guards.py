@@ -1,9 +1,8 @@
-"""Every route, taken from the app itself: no key is 401, a key without the route's scope is 403,
+"""Every route, taken from the OpenAPI document: no key is 401, a key without the route's scope is 403,
 and another tenant's (or the other mode's) key gets 404 for this tenant's objects and never sees them."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +26,15 @@ class Route:
 
 
 def _routes() -> list[Route]:
-    app = create_app(load_settings({"WOWSINO_ADMIN_TOKEN": "x" * 32}))
+    """Every operation of the OpenAPI document that takes an API key, with the scope its security names."""
+    document = create_app(load_settings({"WOWSINO_ADMIN_TOKEN": "x" * 32})).openapi_schema.to_schema()
     found = []
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", []):
-            if "principal" not in handler.parsed_fn_signature.parameters:
-                continue  # admin, health and schema routes take no API key
-            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-            for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
-                found.append(Route(method, path, handler.opt.get("scope")))
-    return sorted(set(found), key=lambda route: (route.path, route.method))
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for requirement in operation.get("security", []) if isinstance(operation, dict) else []:
+                if "apiKey" in requirement:
+                    found.append(Route(method.upper(), path, next(iter(requirement["apiKey"]), None)))
+    return sorted(found, key=lambda route: (route.path, route.method))
 
 
 ROUTES = _routes()
