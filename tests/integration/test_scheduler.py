@@ -27,29 +27,29 @@ def test_two_schedulers_pay_each_raffle_and_tournament_once(
     stack: Stack, operator: Operator, second_scheduler: Process
 ) -> None:
     players = [operator.player() for _ in range(3)]
-    soon = datetime.now(UTC) + timedelta(seconds=2)
-    raffles = []
-    for _ in range(5):
-        raffle = operator.client.post(
-            "/v1/raffles", json={"name": "r", "ticket_cost_winz": 0, "prize_winz": 100, "draw_at": soon.isoformat()}
-        ).json()
-        for player in players:
-            operator.client.post(f"/v1/raffles/{raffle['id']}/enter", json={"user_id": player, "tickets": 1})
-        raffles.append(raffle)
+    ends = datetime.now(UTC) + timedelta(seconds=2)
     tournament = operator.client.post(
         "/v1/tournaments",
         json={
             "name": "t",
-            "starts_at": (soon - timedelta(hours=1)).isoformat(),
-            "ends_at": soon.isoformat(),
+            "starts_at": (ends - timedelta(hours=1)).isoformat(),
+            "ends_at": ends.isoformat(),
             "prizes": [{"rank_from": 1, "rank_to": 1, "prize_winz": 1000}],
         },
     ).json()
-    operator.client.post(
+    scored = operator.client.post(
         f"/v1/tournaments/{tournament['id']}/score", json={"user_id": players[0], "source_wager_id": "w", "points": 1}
     )
-    board = f"/v1/tournaments/{tournament['id']}/leaderboard"
-    wait_until(lambda: operator.client.get(board).json()["data"] != [], what="the score, before the close")
+    assert scored.status_code == 202, scored.text
+    raffles = []
+    for _ in range(5):  # each raffle falls due 2 s after it was made, so however long this loop takes
+        draw_at = datetime.now(UTC) + timedelta(seconds=2)
+        raffle = operator.client.post(
+            "/v1/raffles", json={"name": "r", "ticket_cost_winz": 0, "prize_winz": 100, "draw_at": draw_at.isoformat()}
+        ).json()
+        for player in players:
+            operator.client.post(f"/v1/raffles/{raffle['id']}/enter", json={"user_id": player, "tickets": 1})
+        raffles.append(raffle)
 
     def all_done() -> bool:
         statuses = [operator.client.get(f"/v1/raffles/{raffle['id']}").json()["status"] for raffle in raffles]
