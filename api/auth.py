@@ -18,16 +18,21 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from api.state import AppState
+from models.engines import engine_cache_key
 from models.errors import Forbidden, RateLimited, Unauthorized
 from models.redis_client import Lua
 from models.tenancy import KEY_PATTERN, Principal, find_principal, hash_key
 
 CACHE_TTL_S = 60
-# KEYS: the key's cache entry, this second's request counter. Returns {cached principal or nil, count}.
+# KEYS: the key's cache entry, this second's request counter, [the cached facts of the route's engine].
+# Returns {cached principal or nil, count, cached engine facts or nil}: a request on an engine's route
+# learns in this one round trip everything its checks read from Redis.
 _COUNT_AND_READ = Lua("""
 local count = redis.call('incr', KEYS[2])
 if count == 1 then redis.call('expire', KEYS[2], 2) end
-return {redis.call('get', KEYS[1]), count}
+local engine = false
+if KEYS[3] then engine = redis.call('get', KEYS[3]) end
+return {redis.call('get', KEYS[1]), count, engine}
 """)
 
 
@@ -47,14 +52,16 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token.strip()
 
 
-async def authenticate(state: AppState, key: str) -> Principal:
+async def authenticate(state: AppState, key: str, engine_id: str | None = None) -> tuple[Principal, bytes | None]:
     """The key's principal, counting the request against the key's per-second limit (shared by every
-    API process: the count is one ``INCR`` in Redis, in the same script as the cache read)."""
+    API process: the count is one ``INCR`` in Redis, in the same script as the cache read), and the
+    cached facts of *engine_id* read in the same script (``api.lookups.engine_facts``)."""
     if not KEY_PATTERN.match(key):
         raise Unauthorized("malformed API key")
     digest = hash_key(key)
     window = f"wowsino:rate:{digest}:{int(time.time())}"
-    cached, count = await _COUNT_AND_READ(state.redis, [cache_key(digest), window], [])
+    keys = [cache_key(digest), window, *([engine_cache_key(engine_id)] if engine_id else [])]
+    cached, count, engine = await _COUNT_AND_READ(state.redis, keys, [])
     if cached is not None:
         fields = json.loads(cached)
         principal = Principal(**{**fields, "scopes": tuple(fields["scopes"])})
@@ -67,7 +74,7 @@ async def authenticate(state: AppState, key: str) -> Principal:
         await state.redis.set(cache_key(digest), json.dumps(dataclasses.asdict(principal)), ex=CACHE_TTL_S)
     if count > (principal.rate_limit_per_second or state.settings.rate_limit_per_second):
         raise RateLimited("rate limit exceeded for this API key; retry after the indicated seconds", retry_after=1)
-    return principal
+    return principal, engine
 
 
 async def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -78,11 +85,14 @@ async def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: B
     """
     if "principal" not in handler.parsed_fn_signature.parameters:
         return
-    principal = await authenticate(connection.app.state.wowsino, _bearer(connection))
+    engine_id = connection.path_params.get("engine_id")
+    principal, engine = await authenticate(connection.app.state.wowsino, _bearer(connection), engine_id)
     scope = handler.opt.get("scope")
     if scope and not principal.allows(scope):
         raise Forbidden(f"this key lacks the {scope!r} scope")
     connection.state.principal = principal
+    if engine_id:
+        connection.state.engine_facts = (engine_id, engine)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:

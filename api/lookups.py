@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from litestar import Request
 from sqlmodel import col, select
 
 from api.state import AppState
@@ -27,10 +28,17 @@ PLAYER_TTL_S = 3600
 
 
 async def engine_facts(
-    state: AppState, principal: Principal, model: type[EngineColumns], noun: str, engine_id: str
+    request: Request[Any, Any, Any], principal: Principal, model: type[EngineColumns], noun: str, engine_id: str
 ) -> dict[str, Any]:
-    """``{status, starts_at?, ends_at?, currency?}`` of an engine in the key's scope, or ``NotFound``."""
-    facts = _cached_facts(await state.redis.get(engine_cache_key(engine_id)), principal, noun)
+    """``{status, starts_at?, ends_at?, currency?}`` of an engine in the key's scope, or ``NotFound``.
+    The cache entry was read with the key (``api.auth``) when the route names the engine."""
+    state: AppState = request.app.state.wowsino
+    read_with_key = request.state.get("engine_facts")
+    if read_with_key is not None and read_with_key[0] == engine_id:
+        cached = read_with_key[1]
+    else:
+        cached = await state.redis.get(engine_cache_key(engine_id))
+    facts = _cached_facts(cached, principal, noun)
     return facts if facts is not None else await _load_facts(state, principal, model, noun, engine_id)
 
 

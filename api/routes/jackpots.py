@@ -76,7 +76,7 @@ async def contribute(
 ) -> Response[dict[str, Any]]:
     """Accept a wager's contribution (``202``); counted once per ``source_wager_id``."""
     state = app_state(request)
-    facts = await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
+    facts = await engine_facts(request, principal, jackpots.Jackpot, "jackpot", engine_id)
     if facts["status"] != "active":
         raise Conflict(f"jackpot is {facts['status']}")
     units = _positive_units(facts["currency"], data.amount, "amount")
@@ -106,7 +106,7 @@ async def drop(
     """Pay the whole pool to the winner (default: the last contributor) and reseed it."""
     data = data or DropRequest()
     state = app_state(request)
-    await engine_facts(state, principal, jackpots.Jackpot, "jackpot", engine_id)
+    await engine_facts(request, principal, jackpots.Jackpot, "jackpot", engine_id)
     if data.winner_user_id is not None:
         await require_player(state, principal, data.winner_user_id, field="winner_user_id")
 

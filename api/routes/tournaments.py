@@ -60,7 +60,7 @@ async def score(
     """Accept a wager's points (``202``), counted once per ``source_wager_id``; ``409`` outside the window."""
     state = app_state(request)
     now = datetime.now(UTC)
-    facts = await engine_facts(state, principal, tournaments.Tournament, "tournament", engine_id)
+    facts = await engine_facts(request, principal, tournaments.Tournament, "tournament", engine_id)
     if facts["status"] != "active":
         raise Conflict(f"tournament is {facts['status']}")
     if not datetime.fromisoformat(facts["starts_at"]) <= now < datetime.fromisoformat(facts["ends_at"]):
