@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Request
 from sqlmodel import col, select
 
+from api.auth import app_state
 from api.state import AppState
 from models.base import iso
 from models.engines import EngineColumns, engine_cache_key, get_engine_row
@@ -32,7 +33,7 @@ async def engine_facts(
 ) -> dict[str, Any]:
     """``{status, starts_at?, ends_at?, currency?}`` of an engine in the key's scope, or ``NotFound``.
     The cache entry was read with the key (``api.auth``) when the route names the engine."""
-    state: AppState = request.app.state.wowsino
+    state = app_state(request)
     read_with_key = request.state.get("engine_facts")
     if read_with_key is not None and read_with_key[0] == engine_id:
         cached = read_with_key[1]
