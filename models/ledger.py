@@ -239,11 +239,11 @@ async def _read_accounts(
     """Remember the ids of the wanted accounts that exist; returns those that do not."""
     may_go_negative = transaction_memo(session, "accounts_allowed_negative")
     for owner, asset in wanted:
-        settled = _settled_accounts.get((tenant_id, mode, owner, asset))
-        if settled is not None and (tenant_id, mode, owner, asset) not in memo:
-            memo[tenant_id, mode, owner, asset], negative = settled
+        key = (tenant_id, mode, owner, asset)
+        if key not in memo and key in _settled_accounts:
+            memo[key], negative = _settled_accounts[key]
             if negative:
-                may_go_negative[settled[0]] = True
+                may_go_negative[memo[key]] = True
     missing = {(owner, asset) for owner, asset in wanted if (tenant_id, mode, owner, asset) not in memo}
     if missing:
         accounts = table(Account).c
