@@ -18,7 +18,7 @@ class Options:
     scenarios: tuple[str, ...] = SCENARIOS
     database_url: str | None = None  # None: a fresh SQLite file
     quick: bool = False
-    processing_events: int = 4000
+    processing_events: int = 8000
     latency_s: float = 8.0
     drain_messages: int = 10_000
     memory_chunk: int = 50_000  # three chunks: checkpoints at 1x, 2x and 3x this many events
@@ -32,7 +32,7 @@ class Options:
 
 QUICK = {  # two to three minutes on two cores: short loads and scaled-down counts, still three runs
     "duration_s": 2.0,
-    "processing_events": 500,
+    "processing_events": 2000,
     "latency_s": 2.5,
     "drain_messages": 3000,
     "memory_chunk": 5000,

@@ -46,8 +46,6 @@ def medians(session: Mapping[str, Any]) -> dict[str, float]:
 def verdicts(session: Mapping[str, Any], found: Mapping[str, float], quick: bool) -> list[targets.Row]:
     database = session["database"]["kind"]
     processing_note = "the target is stated for SQLite" if database != "sqlite" else ""
-    if any(run.get("processing", {}).get("ingest_bound") for run in session["runs"]):
-        processing_note = (processing_note + "; " if processing_note else "") + "ingest-bound in some run"
     scaled = "Quick run: checkpoints scaled down from 50k/100k/150k." if quick else ""
     return [
         *targets.ingestion(found, ENDPOINTS),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,7 +26,7 @@ class Topology:
     """How many processes and threads serve each part; the floors are run with the same numbers.
 
     Each field is the Procfile variable of the same name in capitals; unless chosen, it takes the
-    Procfile's own default (``${EVENT_THREADS:-32}``), so the bench measures what ``make run`` starts.
+    Procfile's own default (``${EVENT_THREADS:-256}``), so the bench measures what ``make run`` starts.
     """
 
     web_concurrency: int = 2
@@ -107,6 +111,18 @@ class Stack:
         return [  # Dramatiq's worker processes are forks of the ``dramatiq`` command, under it
             proc for proc in tree if _serves(proc, role) and proc.ppid in by_pid and _serves(by_pid[proc.ppid], role)
         ]
+
+    @contextmanager
+    def paused(self, queue: str) -> Iterator[None]:
+        """The workers of *queue* stopped (SIGSTOP) for the block: messages queued meanwhile wait for them."""
+        workers = [proc.pid for proc in self.processes(queue)]
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in workers:
+                os.kill(pid, signal.SIGCONT)
 
     def purge(self, queue: str = "events", settle_s: float = SETTLE_S) -> int:
         """Drop the messages still waiting in *queue* (a backlog left by a test), then wait up to *settle_s*
