@@ -62,9 +62,15 @@ class Job:
     args: Sequence[Any]
 
     def encode(self) -> Queued:
-        message_id = str(uuid.uuid4())
-        message = self.actor.message_with_options(args=tuple(self.args), kwargs={"inbox_id": message_id})
-        message = message.copy(options={**message.options, "redis_message_id": message_id})
+        message_id = str(uuid.uuid4())  # the message's id, its id in the Redis queue and its inbox row's
+        message: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=self.actor.queue_name,
+            actor_name=self.actor.actor_name,
+            args=tuple(self.args),
+            kwargs={"inbox_id": message_id},
+            options={"redis_message_id": message_id},
+            message_id=message_id,
+        )
         return Queued(id=message_id, queue=f"{NAMESPACE}:{self.actor.queue_name}", data=message.encode())
 
 

@@ -21,6 +21,7 @@ class InboxWriter:
         self.grace_s = grace_s
         self.waiting: list[tuple[Sequence[Queued], asyncio.Future[None]]] = []
         self.running = False
+        self.file = inbox.InboxFile(db.inbox_file) if db.inbox_file else None  # SQLite
 
     async def keep(self, messages: Sequence[Queued]) -> None:
         """Return once *messages* are committed to the inbox; raise what the commit raised."""
@@ -36,8 +37,7 @@ class InboxWriter:
             while self.waiting:
                 group, self.waiting = self.waiting, []
                 try:
-                    async with self.db.inbox() as session:
-                        await inbox.keep(session, [m for messages, _ in group for m in messages], grace_s=self.grace_s)
+                    await self._write([m for messages, _ in group for m in messages])
                 except Exception as error:  # every request of the group answers with the failure (a 503)
                     for _, done in group:
                         done.set_exception(error)
@@ -46,3 +46,14 @@ class InboxWriter:
                         done.set_result(None)
         finally:
             self.running = False
+
+    async def _write(self, messages: list[Queued]) -> None:
+        if self.file is not None:
+            await asyncio.to_thread(self.file.keep, messages, grace_s=self.grace_s)
+            return
+        async with self.db.inbox() as session:
+            await inbox.keep(session, messages, grace_s=self.grace_s)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()

@@ -63,6 +63,7 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             yield
         finally:
             await state.waiter.stop()
+            state.inbox.close()
             await state.db.dispose()
             await redis.aclose()
             await listener.aclose()

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -65,6 +65,7 @@ class Database:
             self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.read_engine = self.write_engine
         self.inbox_engine = _sqlite_engine(inbox_url(url), immediate=True) if settings.is_sqlite else self.write_engine
+        self.inbox_file = make_url(inbox_url(url)).database if settings.is_sqlite else None
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._inbox = async_sessionmaker(self.inbox_engine, expire_on_commit=False)

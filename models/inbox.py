@@ -13,16 +13,18 @@ marker that the insert ignores, so a fast worker never causes a needless second 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import LargeBinary, delete, select, update
+from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, table, utcnow
-from models.db import insert_ignore
+from models.db import SQLITE_BUSY_TIMEOUT_S, insert_ignore
 
 MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
 
@@ -46,11 +48,53 @@ class Queued:
     data: bytes
 
 
+def _rows(messages: Sequence[Queued], grace_s: float) -> list[dict[str, object]]:
+    due = utcnow() + timedelta(seconds=grace_s)
+    return [{"id": m.id, "queue": m.queue, "data": m.data, "due_at": due, "sweeps": 0} for m in messages]
+
+
 async def keep(session: AsyncSession, messages: Sequence[Queued], *, grace_s: float) -> None:
     """Remember *messages*, due for the sweep after the grace period (a settled marker wins)."""
-    due = utcnow() + timedelta(seconds=grace_s)
-    rows = [{"id": m.id, "queue": m.queue, "data": m.data, "due_at": due, "sweeps": 0} for m in messages]
-    await session.execute(insert_ignore(session, table(InboxMessage)), rows)
+    await session.execute(insert_ignore(session, table(InboxMessage)), _rows(messages, grace_s))
+
+
+_SQLITE = pysqlite.dialect()
+_due_at_processor = table(InboxMessage).c.due_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+
+
+def _stored_due_at(due: datetime) -> object:
+    """*due* as SQLAlchemy stores it in SQLite, which the sweep's query compares with."""
+    return _due_at_processor(due) if _due_at_processor else due
+
+
+class InboxFile:
+    """The inbox's SQLite file, written through one blocking connection: ``keep`` for an API process that
+    must add many rows a second. Through aiosqlite each statement of a transaction waits for the event
+    loop; here the whole transaction is one call (made on a thread), holding the write lock only while
+    SQLite works."""
+
+    _INSERT = "INSERT OR IGNORE INTO inbox_messages (id, queue, data, due_at, sweeps) VALUES (?, ?, ?, ?, 0)"
+
+    def __init__(self, path: str) -> None:
+        self.connection = sqlite3.connect(
+            path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        self.connection.execute("PRAGMA synchronous=NORMAL")  # the file is in WAL mode (models.db)
+
+    def keep(self, messages: Sequence[Queued], *, grace_s: float) -> None:
+        """``keep``, one caller at a time."""
+        due = utcnow() + timedelta(seconds=grace_s)
+        rows = [(m.id, m.queue, m.data, _stored_due_at(due)) for m in messages]
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            self.connection.executemany(self._INSERT, rows)
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 async def settle(session: AsyncSession, message_ids: Sequence[str]) -> None:

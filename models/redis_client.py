@@ -7,8 +7,11 @@ short backoff), and a Redis that is really gone surfaces as an error within seco
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Sequence
+import weakref
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -53,14 +56,90 @@ def connect_sync(url: str) -> redis.Redis:
 
 
 class Lua:
-    """A Lua script sent by its digest (``EVALSHA``), and in full only when Redis does not know it yet."""
+    """A Lua script sent by its digest (``EVALSHA``), and in full only when Redis does not know it yet.
+
+    Calls made on one client in the same turn of the event loop (concurrent requests at the same step)
+    go to Redis together, in one pipeline: one connection checkout and one write for all of them.
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        batch = _batches.get(client)
+        if batch is None:
+            batch = _batches[client] = _Batch(client)
+        return await batch.call(self, [*keys], [*args])
+
+    async def alone(self, client: Redis, keys: list[str], args: list[Any]) -> Any:
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
         except NoScriptError:  # a restarted or flushed Redis forgot it: EVAL loads it again
             return await client.eval(self.source, len(keys), *keys, *args)  # type: ignore[misc]
+
+
+@dataclass
+class _Call:
+    script: Lua
+    keys: list[str]
+    args: list[Any]
+    answer: asyncio.Future[Any]
+
+
+class _Batch:
+    """The script calls waiting to be sent on one client; the first one starts the task that sends them."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self.waiting: list[_Call] = []
+        self.sending: set[asyncio.Task[None]] = set()
+
+    async def call(self, script: Lua, keys: list[str], args: list[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        call = _Call(script, keys, args, loop.create_future())
+        self.waiting.append(call)
+        if len(self.waiting) == 1:  # runs after the callbacks already due: their calls join this batch
+            task = loop.create_task(self._send())
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
+        return await call.answer
+
+    async def _send(self) -> None:
+        calls, self.waiting = self.waiting, []
+        if len(calls) == 1:
+            await _settle(calls[0], calls[0].script.alone(self.client, calls[0].keys, calls[0].args))
+            return
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+                answers = await pipe.execute(raise_on_error=False)
+        except Exception as error:  # the connection failed: every call of the batch fails with it
+            for call in calls:
+                if not call.answer.done():
+                    call.answer.set_exception(error)
+            return
+        for call, answer in zip(calls, answers, strict=True):
+            if isinstance(answer, NoScriptError):  # a restarted or flushed Redis forgot it
+                await _settle(call, call.script.alone(self.client, call.keys, call.args))
+            elif call.answer.done():
+                continue
+            elif isinstance(answer, Exception):
+                call.answer.set_exception(answer)
+            else:
+                call.answer.set_result(answer)
+
+
+async def _settle(call: _Call, answer: Awaitable[Any]) -> None:
+    try:
+        result = await answer
+    except Exception as error:
+        if not call.answer.done():
+            call.answer.set_exception(error)
+    else:
+        if not call.answer.done():
+            call.answer.set_result(result)
+
+
+_batches: weakref.WeakKeyDictionary[Redis, _Batch] = weakref.WeakKeyDictionary()

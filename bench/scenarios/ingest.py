@@ -1,8 +1,10 @@
 """Ingestion: how many pipeline events a second the API accepts (``202``), one per request or in batches.
 
 Each endpoint is measured on the stack and on floor A with the same generator, connections and bodies.
-The backlog an ingestion test leaves in the events queue is dropped afterwards, and the workers'
-last messages awaited, so that workers churning through it do not slow the next measurement.
+The events workers are paused (SIGSTOP) while the stack is measured: the figure is what the API
+processes accept, as floor A's is, not what is left of two cores once workers apply the events
+(the processing scenario measures that). The backlog is dropped afterwards, and the workers' last
+messages awaited, so that workers churning through it do not slow the next measurement.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ def single(target: Target, endpoint: str, seconds: float, floor_url: str | None 
 def _hammer(
     target: Target, work: Workload, connections: int, seconds: float, floor_url: str | None, settle_s: float
 ) -> LoadResult:
-    url = floor_url or target.stack.url
-    result = load.hammer(work, url, target.operator.key, connections=connections, duration_s=seconds)
-    if floor_url is None:
-        target.stack.purge(settle_s=settle_s)
+    if floor_url is not None:
+        return load.hammer(work, floor_url, target.operator.key, connections=connections, duration_s=seconds)
+    with target.stack.paused("events"):
+        result = load.hammer(work, target.stack.url, target.operator.key, connections=connections, duration_s=seconds)
+        target.stack.purge(settle_s=0)
+    target.stack.purge(settle_s=settle_s)
     return result
 
 

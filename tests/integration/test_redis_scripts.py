@@ -1,0 +1,65 @@
+"""Lua scripts called concurrently on one client go to Redis in one pipeline: each caller still gets its own
+answer or its own error, and a Redis that forgot the scripts is taught them again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.exceptions import ResponseError
+
+from models.redis_client import Lua, connect
+from tests.support.processes import start_redis
+
+ECHO = Lua("redis.call('incr', KEYS[1]) return ARGV[1]")
+REFUSE = Lua("return redis.error_reply('refused ' .. ARGV[1])")
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
+    yield url
+    server.stop()
+
+
+def test_concurrent_calls_each_get_their_own_answer(redis_url: str) -> None:
+    async def scenario() -> tuple[list[object], int]:
+        client = connect(redis_url)
+        answers = await asyncio.gather(*(ECHO(client, ["calls"], [str(n)]) for n in range(200)))
+        calls = int(await client.get("calls") or 0)
+        await client.aclose()
+        return list(answers), calls
+
+    answers, calls = asyncio.run(scenario())
+    assert answers == [str(n).encode() for n in range(200)]
+    assert calls == 200
+
+
+def test_an_error_fails_only_its_own_call(redis_url: str) -> None:
+    async def scenario() -> list[object]:
+        client = connect(redis_url)
+        calls = [REFUSE(client, [], [str(n)]) if n % 3 == 0 else ECHO(client, ["mixed"], [str(n)]) for n in range(30)]
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        await client.aclose()
+        return list(answers)
+
+    for n, answer in enumerate(asyncio.run(scenario())):
+        if n % 3 == 0:
+            assert isinstance(answer, ResponseError)
+            assert str(answer) == f"refused {n}"
+        else:
+            assert answer == str(n).encode()
+
+
+def test_a_redis_that_forgot_the_scripts_learns_them_again(redis_url: str) -> None:
+    async def scenario() -> list[object]:
+        client = connect(redis_url)
+        await ECHO(client, ["warm"], ["0"])
+        await client.script_flush()
+        answers = await asyncio.gather(*(ECHO(client, ["again"], [str(n)]) for n in range(20)))
+        await client.aclose()
+        return list(answers)
+
+    assert asyncio.run(scenario()) == [str(n).encode() for n in range(20)]
