@@ -7,8 +7,10 @@ jackpot drops and tournament closes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import dramatiq
 from sqlalchemy.exc import IntegrityError
@@ -22,12 +24,14 @@ from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
 from models.engines import engine_cache_key
 from models.errors import DomainError
+from models.idempotency import Outcome
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
 from models.players import StaleCommitment
-from models.prize_engines import draw_prize
+from models.prize_engines import Drawn, DrawRequest, Spec, draw_prizes
 
-Work = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any], list[str], bool]]]
+R = TypeVar("R")
+Perform = Callable[[], Awaitable[Outcome]]
 TRANSACTION_ATTEMPTS = 3
 PRIZE_SPECS = {spec.owner_type: spec for spec in (LOOTBOX, MINI_GAME)}
 
@@ -36,31 +40,106 @@ def player_lock(brand_id: str, mode: str, username: str) -> str:
     return f"player:{brand_id}:{mode}:{username}"
 
 
-async def run_locked(operation_id: str, owner: str, lock: str, work: Work, inbox_id: str) -> None:
-    """Run *work* in one transaction while holding *lock* (a player or an engine), then announce and deliver.
+async def in_transaction(work: Callable[[AsyncSession], Awaitable[R]], attempts: int = TRANSACTION_ATTEMPTS) -> R:
+    """Run *work* in one transaction. A unique-key violation or a moved commitment means a concurrent run
+    won a race the lock should have prevented (an expired lock, a flushed Redis): the transaction is
+    rerun and finds that result."""
+    for attempt in range(attempts):
+        try:
+            async with runtime().db.transaction() as session:
+                return await work(session)
+        except (IntegrityError, StaleCommitment):
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
-    A unique-key violation or a moved commitment means a concurrent run won a race the lock should
-    have prevented (an expired lock, a flushed Redis): the transaction is rerun and finds that result.
-    The message's inbox row is settled once the outcome (a result or a refusal) is final.
+
+def transactional(work: Callable[[AsyncSession], Awaitable[Outcome]]) -> Perform:
+    """*work* as run in a transaction of its own."""
+    return lambda: in_transaction(work)
+
+
+async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform, inbox_id: str) -> None:
+    """Run *perform* while holding *lock* (a player or an engine), then answer, settle and deliver.
+
+    The answer goes out first; the message's inbox row is settled once the outcome (a result or a
+    refusal) is final, and should that fail, the sweep's rerun finds the same outcome.
     """
     rt = runtime()
     deliveries: list[str] = []
     try:
         async with hold(rt.redis, lock, ttl_s=rt.settings.player_lock_ttl_s, wait_s=rt.settings.player_lock_wait_s):
-            for attempt in range(TRANSACTION_ATTEMPTS):
-                try:
-                    async with rt.db.transaction() as session:
-                        status, body, deliveries, deduped = await work(session)
-                    break
-                except (IntegrityError, StaleCommitment):
-                    if attempt == TRANSACTION_ATTEMPTS - 1:
-                        raise
+            status, body, deliveries, deduped = await perform()
         outcome: dict[str, Any] = {"owner": owner, "status": status, "body": body, "deduped": deduped}
     except DomainError as error:
         outcome = {"owner": owner, "error": error.to_dict()}
-    await settle_inbox([inbox_id])
     await publish_result(rt.redis, operation_id, outcome)
+    await settle_inbox([inbox_id])
     send_deliveries(deliveries)
+
+
+@dataclass
+class _Waiting:
+    request: DrawRequest
+    answer: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class PrizeDraws:
+    """The prize draws waiting in this process, drawn together: the draws of one engine kind and scope that
+    arrive while a transaction runs (each holding its player's lock) share the next one, a few bulk
+    statements for all (``models.prize_engines.draw_prizes``). Should that transaction fail, each of its
+    draws is retried in a transaction of its own, so one player's refusal never refuses another's draw."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple[str, str, str, str], list[_Waiting]] = {}
+        self.running: asyncio.Task[None] | None = None
+
+    async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest) -> Outcome:
+        waiting = _Waiting(request)
+        self.waiting.setdefault((engine, *scope), []).append(waiting)
+        if self.running is None:
+            self.running = asyncio.get_running_loop().create_task(self._drain())
+        return await waiting.answer
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                key = next(iter(self.waiting))
+                await self._draw(PRIZE_SPECS[key[0]], key[1:], self.waiting.pop(key))
+        finally:
+            self.running = None
+
+    async def _draw(self, spec: Spec, scope: tuple[str, ...], group: list[_Waiting]) -> None:
+        tenant_id, mode, brand_id = scope
+        requests = [waiting.request for waiting in group]
+
+        async def work(session: AsyncSession) -> Drawn:
+            return await draw_prizes(
+                session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, requests=requests
+            )
+
+        try:
+            drawn = await in_transaction(work, TRANSACTION_ATTEMPTS if len(group) == 1 else 1)
+        except Exception as error:
+            if len(group) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment):
+                for waiting in group:
+                    await self._draw(spec, scope, [waiting])
+                return
+            for waiting in group:
+                if not waiting.answer.done():
+                    waiting.answer.set_exception(error)
+            return
+        for waiting, outcome in zip(group, drawn.outcomes, strict=True):
+            if waiting.answer.done():
+                continue
+            if isinstance(outcome, DomainError):
+                waiting.answer.set_exception(outcome)
+            else:
+                waiting.answer.set_result(outcome)
+        send_deliveries(drawn.deliveries)
+
+
+_prize_draws: dict[int, PrizeDraws] = {}
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -78,24 +157,13 @@ async def draw_prize_actor(
     inbox_id: str = "",
 ) -> None:
     """Open a lootbox or play a mini-game for a player; safe to run twice (the idempotency record is unique)."""
-    spec = PRIZE_SPECS[engine]
+    request = DrawRequest(engine_id, username, client_seed, idempotency_key, fingerprint, operation_id)
+    draws = _prize_draws.setdefault(id(asyncio.get_running_loop()), PrizeDraws())
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str], bool]:
-        return await draw_prize(
-            session,
-            spec,
-            tenant_id=tenant_id,
-            mode=mode,
-            brand_id=brand_id,
-            engine_id=engine_id,
-            username=username,
-            client_seed=client_seed,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            operation_id=operation_id,
-        )
+    async def perform() -> Outcome:
+        return await draws.draw(engine, (tenant_id, mode, brand_id), request)
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work, inbox_id)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), perform, inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -127,7 +195,13 @@ async def enter_raffle_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), work, inbox_id)
+    await run_locked(
+        operation_id,
+        f"{tenant_id}:{mode}",
+        player_lock(brand_id, mode, username),
+        transactional(work),
+        inbox_id,
+    )
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -157,7 +231,7 @@ async def draw_raffle_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", work, inbox_id)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"raffle:{raffle_id}", transactional(work), inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -187,7 +261,7 @@ async def drop_jackpot_actor(
             operation_id=operation_id,
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", work, inbox_id)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"jackpot:{jackpot_id}", transactional(work), inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -201,5 +275,5 @@ async def close_tournament_actor(
             session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, tournament_id=tournament_id
         )
 
-    await run_locked(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", work, inbox_id)
+    await run_locked(operation_id, f"{tenant_id}:{mode}", f"tournament:{tournament_id}", transactional(work), inbox_id)
     await runtime().redis.delete(engine_cache_key(tournament_id))  # API processes stop accepting scores at once

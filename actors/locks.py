@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager, suppress
 
 from redis.asyncio import Redis
 
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-_RENEW = (
+from models.redis_client import DELETE_IF_OWNED, Lua
+
+_RENEW = Lua(
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
 
@@ -45,11 +46,11 @@ async def hold(redis: Redis, name: str, *, ttl_s: float, wait_s: float) -> Async
         renewer.cancel()
         with suppress(asyncio.CancelledError):
             await renewer
-        await redis.eval(_RELEASE, 1, key, token)  # type: ignore[misc]
+        await DELETE_IF_OWNED(redis, [key], [token])
 
 
 async def _renew(redis: Redis, key: str, token: str, ttl_ms: int) -> None:
     while True:
         await asyncio.sleep(ttl_ms / 3000)
-        if not await redis.eval(_RENEW, 1, key, token, ttl_ms):  # type: ignore[misc]
+        if not await _RENEW(redis, [key], [token, ttl_ms]):
             return

@@ -5,6 +5,7 @@ Both are made on first use inside the worker's event loop thread, where every as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from config import Settings, get_settings
 from models import inbox
 from models.db import Database
+from models.gathering import Gatherer
 from models.redis_client import connect
 
 log = logging.getLogger("wowsino.actors")
@@ -35,10 +37,23 @@ async def settle_inbox(message_ids: list[str]) -> None:
     if not any(message_ids):
         return
     try:
-        async with runtime().db.inbox() as session:
-            await inbox.settle(session, message_ids)
+        await _settling().add(message_ids)
     except Exception:
         log.exception("could not settle %d inbox messages; the sweep will run them again", len(message_ids))
+
+
+async def _settle(message_ids: list[str]) -> None:
+    async with runtime().db.inbox() as session:
+        await inbox.settle(session, message_ids)
+
+
+_settlers: dict[int, Gatherer[str]] = {}
+
+
+def _settling() -> Gatherer[str]:
+    """The settling of the running event loop (the worker's asyncio thread): concurrent actors' messages
+    are settled together, one inbox transaction for all that wait."""
+    return _settlers.setdefault(id(asyncio.get_running_loop()), Gatherer(_settle))
 
 
 @cache

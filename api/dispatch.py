@@ -19,10 +19,10 @@ from api.state import AppState
 from models.base import new_id
 from models.errors import DomainError, IdempotencyKeyReused
 from models.idempotency import find_record, fingerprint
+from models.redis_client import DELETE_IF_OWNED
 from models.tenancy import Principal
 
 JobFor = Callable[[str, str, str], Job]  # (operation_id, idempotency_key, fingerprint) -> the actor call
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
         )
     if "error" in outcome:
         if not replay:  # a refusal (short balance, cooldown) leaves the key free for a later retry
-            await state.redis.eval(_RELEASE, 1, claim, value)  # type: ignore[misc]
+            await DELETE_IF_OWNED(state.redis, [claim], [value])
         raise DomainError.from_dict(outcome["error"])
     return answer(outcome["status"], outcome["body"], replayed=replay or bool(outcome.get("deduped")))
 

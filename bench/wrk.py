@@ -31,10 +31,11 @@ end
 
 function init(args)
   prefix, counter, events, deduped, statuses = tag .. "." .. sender .. ".", 0, 0, 0, {}
+  first_user = (sender - 1) * math.floor(#users / 2)  -- each thread's connections stand for players of their own
 end
 
 local function render()
-  local item, user = items[(counter %% #items) + 1], users[(counter %% #users) + 1]
+  local item, user = items[(counter %% #items) + 1], users[((first_user + counter) %% #users) + 1]
   local body = string.format(item[2], user, prefix .. counter)
   counter = counter + 1
   return item[1], body

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field
 from models.errors import IdempotencyKeyReused
@@ -62,6 +63,21 @@ async def find_record(
     return record
 
 
+async def find_records(
+    session: AsyncSession, *, tenant_id: str, mode: str, operation: str, keys: Sequence[str]
+) -> dict[str, IdempotencyRecord]:
+    """The stored records of *keys*, by key, in one query (fingerprints unchecked: see ``outcome_of``)."""
+    rows = await session.execute(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id,
+            IdempotencyRecord.mode == mode,
+            IdempotencyRecord.operation == operation,
+            col(IdempotencyRecord.key).in_(sorted(set(keys))),
+        )
+    )
+    return {record.key: record for record in rows.scalars()}
+
+
 async def find_by_operation(
     session: AsyncSession, *, tenant_id: str, mode: str, operation_id: str
 ) -> IdempotencyRecord | None:
@@ -82,13 +98,20 @@ Outcome = tuple[int, dict[str, Any], list[str], bool]  # status, body, webhook d
 async def earlier_outcome(
     session: AsyncSession, *, tenant_id: str, mode: str, operation: str, key: str, fingerprint: str, operation_id: str
 ) -> Outcome | None:
-    """The stored answer of an operation already done under this key, or None.
-
-    It counts as deduplicated unless this very operation stored it (a rerun after a crash).
-    """
+    """The stored answer of an operation already done under this key, or None (see ``outcome_of``)."""
     record = await find_record(
         session, tenant_id=tenant_id, mode=mode, operation=operation, key=key, fingerprint=fingerprint
     )
-    if record is None:
-        return None
+    return None if record is None else outcome_of(record, fingerprint=fingerprint, operation_id=operation_id)
+
+
+def outcome_of(record: IdempotencyRecord, *, fingerprint: str, operation_id: str) -> Outcome:
+    """The answer *record* stored, for a request with *fingerprint* run as *operation_id*.
+
+    It counts as deduplicated unless this very operation stored it (a rerun after a crash).
+    """
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "this idempotency_key was already used with a different request", field="idempotency_key"
+        )
     return record.status_code, record.response, [], record.operation_id != operation_id

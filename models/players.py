@@ -7,10 +7,12 @@ forward with a compare-and-set on ``nonce``, so two draws can never share a seed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, update
+from sqlalchemy import UniqueConstraint, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, select
@@ -107,19 +109,45 @@ async def create_player(
     return player, True
 
 
-async def advance_commitment(session: AsyncSession, player: Player) -> tuple[str, str, int, str]:
-    """Use the player's committed seed for one draw and commit to the next.
+@dataclass(frozen=True)
+class Commitment:
+    """What one draw uses of a player's commitment, and the commitment published for the next draw."""
 
-    Returns ``(server_seed, server_seed_hash, nonce, next_server_seed_hash)``. The compare-and-set on
-    ``nonce`` is the database's last guard against two concurrent draws using one commitment.
+    server_seed: str
+    server_seed_hash: str
+    nonce: int
+    next_server_seed_hash: str
+
+
+async def advance_commitments(session: AsyncSession, players: Sequence[Player]) -> list[Commitment]:
+    """Use each player's committed seed for one draw and commit to the next, in two statements for all.
+
+    A compare-and-set on ``nonce`` is the database's last guard against two concurrent draws using one
+    commitment; reading the new seeds' hashes back tells whether every one took (a bulk update's row
+    count is not reported by every driver), else ``StaleCommitment`` and the caller reruns.
     """
-    next_seed = new_server_seed()
-    next_hash = seed_hash(next_seed)
-    result = await session.execute(
+    if not players:
+        return []
+    seeds = [new_server_seed() for _ in players]
+    hashes = [seed_hash(seed) for seed in seeds]
+    players_ = table(Player).c
+    await session.execute(
         update(table(Player))
-        .where(table(Player).c.id == player.id, table(Player).c.nonce == player.nonce)
-        .values(server_seed=next_seed, server_seed_hash=next_hash, nonce=player.nonce + 1)
+        .where(players_.id == bindparam("player"), players_.nonce == bindparam("used"))
+        .values(server_seed=bindparam("seed"), server_seed_hash=bindparam("hash"), nonce=bindparam("used") + 1),
+        [
+            {"player": player.id, "used": player.nonce, "seed": seed, "hash": hash_}
+            for player, seed, hash_ in zip(players, seeds, hashes, strict=True)
+        ],
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleCommitment(player.id)
-    return player.server_seed, player.server_seed_hash, player.nonce, next_hash
+    found = await session.execute(
+        select(players_.id, players_.server_seed_hash).where(players_.id.in_([player.id for player in players]))
+    )
+    published: dict[str, str] = dict(found.tuples().all())
+    for player, hash_ in zip(players, hashes, strict=True):
+        if published.get(player.id) != hash_:
+            raise StaleCommitment(player.id)
+    return [
+        Commitment(player.server_seed, player.server_seed_hash, player.nonce, hash_)
+        for player, hash_ in zip(players, hashes, strict=True)
+    ]

@@ -9,7 +9,7 @@ finds the record and returns the first answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,15 +21,15 @@ from sqlmodel import Field, SQLModel, col, select
 from models.assets import from_units, to_units
 from models.base import created_field, id_field, iso, table, utcnow
 from models.engines import EngineColumns, get_engine_row
-from models.errors import Conflict, Cooldown, InvalidInput, NotFound
+from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
-from models.idempotency import IdempotencyRecord, earlier_outcome
-from models.ledger import Leg, account_ids, post_transaction
-from models.players import Player, advance_commitment
+from models.idempotency import IdempotencyRecord, Outcome, find_records, outcome_of
+from models.ledger import Leg, Movement, Owner, account_ids, post_transactions
+from models.players import Player, advance_commitments
 from models.prizes import normalize_prize_table, weights
 from models.stats import chi_square
 from models.tenancy import Principal
-from models.webhooks import emit_event
+from models.webhooks import Announcement, emit_events
 
 MINI_GAME_KINDS = frozenset({"wheel", "scratch", "pick"})
 
@@ -162,107 +162,171 @@ async def _check_cooldown(session: AsyncSession, spec: Spec, engine: PrizeEngine
         raise Cooldown(f"this {spec.noun} can be opened again in {math.ceil(wait)} s", retry_after=math.ceil(wait))
 
 
-async def draw_prize(
+@dataclass(frozen=True)
+class DrawRequest:
+    """One open or play, as the API queued it."""
+
+    engine_id: str
+    username: str
+    client_seed: str | None
+    idempotency_key: str
+    fingerprint: str
+    operation_id: str
+
+
+@dataclass
+class Drawn:
+    """Each request's outcome (``(status, body, [], deduped)``) or refusal, and the webhook deliveries of all."""
+
+    outcomes: list[Outcome | DomainError]
+    deliveries: list[str]
+
+
+async def draw_prizes(
+    session: AsyncSession, spec: Spec, *, tenant_id: str, mode: str, brand_id: str, requests: Sequence[DrawRequest]
+) -> Drawn:
+    """Draw once per idempotency key for each request, in a few bulk statements for all of them.
+
+    A request refused before anything is written (an unknown player, an inactive engine, a cooldown, a
+    reused key) gets its refusal and the others go on; a refusal found while writing (a balance too low
+    for the cost) raises, and the caller's transaction must roll back.
+    """
+    outcomes: dict[int, Outcome | DomainError] = {}
+    records = await find_records(
+        session, tenant_id=tenant_id, mode=mode, operation=spec.operation, keys=[r.idempotency_key for r in requests]
+    )
+    engines: dict[str, PrizeEngine | DomainError] = {}
+    players = await _players(session, brand_id, mode, {r.username for r in requests})
+    fresh: list[tuple[int, PrizeEngine, Player]] = []
+    for index, request in enumerate(requests):
+        try:
+            record = records.get(request.idempotency_key)
+            if record is not None:
+                outcomes[index] = outcome_of(record, fingerprint=request.fingerprint, operation_id=request.operation_id)
+                continue
+            if request.engine_id not in engines:
+                engines[request.engine_id] = await _usable_engine(session, spec, tenant_id, mode, brand_id, request)
+            engine = engines[request.engine_id]
+            if isinstance(engine, DomainError):
+                raise engine.with_traceback(None)
+            player = players.get(request.username)
+            if player is None:
+                raise NotFound(f"no player {request.username!r}", field="user_id")
+            await _check_cooldown(session, spec, engine, player)
+            fresh.append((index, engine, player))
+        except DomainError as refused:
+            outcomes[index] = refused
+    commitments = await advance_commitments(session, [player for _, _, player in fresh])
+    draws = []
+    bodies: dict[int, dict[str, Any]] = {}
+    for (index, engine, player), commitment in zip(fresh, commitments, strict=True):
+        request = requests[index]
+        client_seed = request.client_seed if request.client_seed is not None else request.username
+        won = engine.prize_table[
+            draw_weighted(commitment.server_seed, client_seed, commitment.nonce, weights(engine.prize_table))
+        ]
+        draw = spec.draw(
+            id=request.operation_id,
+            engine_id=engine.id,
+            tenant_id=tenant_id,
+            mode=mode,
+            player_id=player.id,
+            username=request.username,
+            segment_label=won["label"],
+            asset=won["asset"],
+            amount=str(won["amount"]),
+            cost_winz=engine.cost_winz,
+            server_seed=commitment.server_seed,
+            server_seed_hash=commitment.server_seed_hash,
+            client_seed=client_seed,
+            nonce=commitment.nonce,
+            idempotency_key=request.idempotency_key,
+        )
+        draws.append((index, engine, player, won, draw))
+        bodies[index] = spec.answer(engine, draw, commitment.next_server_seed_hash)
+        outcomes[index] = (201, bodies[index], [], False)
+    await _pay(session, spec, tenant_id, mode, [(engine, player, won, draw) for _, engine, player, won, draw in draws])
+    if draws:  # Core inserts: the ORM's unit of work costs more than the draws themselves
+        await session.execute(insert(table(spec.draw)), [draw.model_dump() for *_, draw in draws])
+        await session.execute(
+            insert(table(IdempotencyRecord)),
+            [
+                IdempotencyRecord(
+                    tenant_id=tenant_id,
+                    mode=mode,
+                    operation=spec.operation,
+                    key=requests[index].idempotency_key,
+                    fingerprint=requests[index].fingerprint,
+                    operation_id=requests[index].operation_id,
+                    status_code=201,
+                    response=bodies[index],
+                ).model_dump()
+                for index, *_ in draws
+            ],
+        )
+    deliveries = await emit_events(
+        session,
+        [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],
+    )
+    return Drawn([outcomes[index] for index in range(len(requests))], deliveries)
+
+
+async def _usable_engine(
+    session: AsyncSession, spec: Spec, tenant_id: str, mode: str, brand_id: str, request: DrawRequest
+) -> PrizeEngine | DomainError:
+    try:
+        engine = await get_engine(
+            session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=request.engine_id
+        )
+    except DomainError as refused:
+        return refused
+    return engine if engine.status == "active" else Conflict(f"{spec.noun} is {engine.status}")
+
+
+async def _players(session: AsyncSession, brand_id: str, mode: str, usernames: set[str]) -> dict[str, Player]:
+    rows = await session.execute(
+        select(Player).where(
+            Player.brand_id == brand_id, Player.mode == mode, col(Player.username).in_(sorted(usernames))
+        )
+    )
+    return {player.username: player for player in rows.scalars()}
+
+
+async def _pay(
     session: AsyncSession,
     spec: Spec,
-    *,
     tenant_id: str,
     mode: str,
-    brand_id: str,
-    engine_id: str,
-    username: str,
-    client_seed: str | None,
-    idempotency_key: str,
-    fingerprint: str,
-    operation_id: str,
-) -> tuple[int, dict[str, Any], list[str], bool]:
-    """Draw once per idempotency key: ``(status, body, delivery_ids, deduped)``."""
-    earlier = await earlier_outcome(
-        session,
-        tenant_id=tenant_id,
-        mode=mode,
-        operation=spec.operation,
-        key=idempotency_key,
-        fingerprint=fingerprint,
-        operation_id=operation_id,
-    )
-    if earlier is not None:
-        return earlier
-    engine = await get_engine(session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=engine_id)
-    if engine.status != "active":
-        raise Conflict(f"{spec.noun} is {engine.status}")
-    player = (
-        await session.execute(
-            select(Player).where(Player.brand_id == brand_id, Player.mode == mode, Player.username == username)
-        )
-    ).scalar_one_or_none()
-    if player is None:
-        raise NotFound(f"no player {username!r}", field="user_id")
-    await _check_cooldown(session, spec, engine, player)
-
-    seed, seed_hash_, nonce, next_hash = await advance_commitment(session, player)
-    client_seed = client_seed if client_seed is not None else username
-    won = engine.prize_table[draw_weighted(seed, client_seed, nonce, weights(engine.prize_table))]
-    legs = await _legs(session, spec, engine, player, won)
-    if legs:
-        await post_transaction(
-            session, tenant_id=tenant_id, mode=mode, kind=spec.operation, reference=operation_id, legs=legs
-        )
-    draw = spec.draw(
-        id=operation_id,
-        engine_id=engine.id,
-        tenant_id=tenant_id,
-        mode=mode,
-        player_id=player.id,
-        username=username,
-        segment_label=won["label"],
-        asset=won["asset"],
-        amount=str(won["amount"]),
-        cost_winz=engine.cost_winz,
-        server_seed=seed,
-        server_seed_hash=seed_hash_,
-        client_seed=client_seed,
-        nonce=nonce,
-        idempotency_key=idempotency_key,
-    )
-    body = spec.answer(engine, draw, next_hash)
-    record = IdempotencyRecord(
-        tenant_id=tenant_id,
-        mode=mode,
-        operation=spec.operation,
-        key=idempotency_key,
-        fingerprint=fingerprint,
-        operation_id=operation_id,
-        status_code=201,
-        response=body,
-    )
-    for row in (draw, record):  # Core inserts: the ORM's unit of work costs more than the whole draw
-        await session.execute(insert(table(type(row))).values(row.model_dump()))
-    deliveries = await emit_event(
-        session, tenant_id=tenant_id, mode=mode, type=spec.event_type, data=spec.event(engine, draw)
-    )
-    return 201, body, deliveries, False
-
-
-async def _legs(
-    session: AsyncSession, spec: Spec, engine: PrizeEngine, player: Player, won: dict[str, Any]
-) -> list[Leg]:
-    """The cost paid into the engine's funding account and the prize paid out of it."""
-    player_, funding = ("player", player.id), (spec.owner_type, engine.id)
-    moves = [(player_, funding, "WINZ", engine.cost_winz)] if engine.cost_winz else []
-    units = to_units(won["asset"], won["amount"])
-    if units:
-        moves.append((funding, player_, won["asset"], units))
+    draws: Sequence[tuple[PrizeEngine, Player, dict[str, Any], PrizeDrawColumns]],
+) -> None:
+    """Each draw's ledger transaction: the cost paid into the engine's funding account, the prize paid out."""
+    moves: list[tuple[str, list[tuple[Owner, Owner, str, int]]]] = []
+    for engine, player, won, draw in draws:
+        player_, funding = ("player", player.id), (spec.owner_type, engine.id)
+        paid = [(player_, funding, "WINZ", engine.cost_winz)] if engine.cost_winz else []
+        if units := to_units(won["asset"], won["amount"]):
+            paid.append((funding, player_, won["asset"], units))
+        moves.append((draw.id, paid))
     ids = await account_ids(
         session,
-        tenant_id=engine.tenant_id,
-        mode=engine.mode,
-        wanted={(owner, asset) for payer, payee, asset, _ in moves for owner in (payer, payee)},
+        tenant_id=tenant_id,
+        mode=mode,
+        wanted={(owner, asset) for _, paid in moves for payer, payee, asset, _ in paid for owner in (payer, payee)},
     )
-    legs: list[Leg] = []
-    for payer, payee, asset, amount in moves:
-        legs += [Leg(ids[payer, asset], asset, -amount), Leg(ids[payee, asset], asset, amount)]
-    return legs
+    movements = [
+        Movement(
+            spec.operation,
+            reference,
+            [
+                leg
+                for payer, payee, asset, amount in paid
+                for leg in (Leg(ids[payer, asset], asset, -amount), Leg(ids[payee, asset], asset, amount))
+            ],
+        )
+        for reference, paid in moves
+        if paid
+    ]
+    await post_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
 
 
 def draw_view(draw: PrizeDrawColumns) -> dict[str, Any]:

@@ -143,3 +143,9 @@ async def _settle(call: _Call, answer: Awaitable[Any]) -> None:
 
 
 _batches: weakref.WeakKeyDictionary[Redis, _Batch] = weakref.WeakKeyDictionary()
+
+
+# KEYS: a key; ARGV: the value its owner set. Deletes the key only if it still holds that value.
+DELETE_IF_OWNED = Lua(
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+)

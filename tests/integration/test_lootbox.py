@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from models.verify import verify_draw
-from tests.support.api import PRIZES, Operator
+from tests.support.api import PRIZES, Operator, grant
 from tests.support.stack import Stack
 
 
@@ -63,6 +65,31 @@ def test_cost_is_debited_and_a_short_balance_gets_402(operator: Operator) -> Non
     operator.client.post(f"/v1/lootbox/{free['id']}/open", json={"user_id": username})
     retried = operator.client.post(f"/v1/lootbox/{paid['id']}/open", json={"user_id": username, "idempotency_key": "s"})
     assert retried.status_code == 201  # a refusal leaves the key free for a retry
+
+
+def test_opens_arriving_together_each_pay_or_are_refused_on_their_own(operator: Operator) -> None:
+    """Concurrent opens are drawn together, in one transaction; a player short of the cost is refused alone."""
+    table = [{"label": "xp", "asset": "XP", "amount": 7, "weight": 1}]
+    paid = operator.lootbox(cost_winz=50, prize_table=table)
+    players = [operator.player() for _ in range(24)]
+    funded = set(players[::2])
+    for username in funded:
+        grant(operator, username, 50)
+
+    def open_box(username: str) -> httpx.Response:
+        return operator.client.post(f"/v1/lootbox/{paid['id']}/open", json={"user_id": username})
+
+    with ThreadPoolExecutor(len(players)) as pool:
+        answers = dict(zip(players, pool.map(open_box, players), strict=True))
+    for username, answer in answers.items():
+        if username in funded:
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["user_id"] == username and answer.json()["nonce"] == 1  # the grant was the first
+            verify_draw(answer.json(), table)
+            assert (operator.balance(username), operator.balance(username, "XP")) == (0, 7)
+        else:
+            assert answer.status_code == 402 and answer.json()["type"] == "insufficient-balance"
+            assert (operator.balance(username), operator.balance(username, "XP")) == (0, 0)
 
 
 def test_cooldown_answers_429_with_retry_after(operator: Operator) -> None:
