@@ -6,6 +6,7 @@ from typing import Any
 
 import dramatiq
 import msgspec
+from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.encoder import Encoder
 from dramatiq.errors import DecodeError
@@ -34,10 +35,27 @@ class MsgspecJSON(Encoder):
         return decoded
 
 
+class PromptRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker, whose idle consumers look at their queue again within ``idle_poll_ms``.
+
+    A consumer that finds its queue empty backs off exponentially up to the worker timeout (a second
+    by default), so a message sent to a worker that has just emptied its queue waited up to that long:
+    the draws a player waits for must not.
+    """
+
+    def __init__(self, *, idle_poll_ms: int, **options: Any) -> None:
+        super().__init__(**options)  # type: ignore[no-untyped-call]
+        self.idle_poll_ms = idle_poll_ms
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))  # type: ignore[no-untyped-call]
+
+
 def build_broker() -> RedisBroker:
-    """A Redis broker whose heartbeat timeout and maintenance chance come from settings (tests shrink them)."""
+    """A Redis broker whose heartbeat timeout, maintenance chance and idle poll come from settings."""
     settings = get_settings()
-    broker = RedisBroker(  # type: ignore[no-untyped-call]
+    broker = PromptRedisBroker(
+        idle_poll_ms=max(1, round(settings.broker_idle_poll_s * 1000)),
         client=connect_sync(settings.redis_url),
         namespace="wowsino",
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
