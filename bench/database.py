@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from sqlalchemy import make_url
+
+from models.db import inbox_url
 
 
 def redact(url: str) -> str:
@@ -52,3 +57,26 @@ class Database:
     def drop(self) -> None:
         if self.server_url is not None:
             asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+def forget_unsettled_inbox(url: str) -> None:
+    """Delete the inbox rows of messages not carried out: after the bench drops a backlog from Redis, the
+    scheduler's sweep would otherwise queue every dropped message again, in the middle of a later
+    measurement (``models.inbox``)."""
+    if not is_postgres(url):
+        path = make_url(inbox_url(url)).database or ""
+        with closing(sqlite3.connect(path, timeout=30)) as connection, connection:
+            connection.execute(_FORGET)
+        return
+
+    async def forget() -> None:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=10)
+        try:
+            await connection.execute(_FORGET)
+        finally:
+            await connection.close()
+
+    asyncio.run(forget())
+
+
+_FORGET = "DELETE FROM inbox_messages WHERE settled_at IS NULL"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from bench.database import forget_unsettled_inbox
 from bench.procs import BIN, ROOT, Child, ProcInfo, child_env, descendants, free_port, info, wait_http
 
 NAMESPACE = "wowsino"  # the project's Dramatiq namespace (actors/broker.py)
@@ -61,6 +62,7 @@ class Stack:
 
     def __init__(self, database_url: str, redis_url: str, topology: Topology, home: Path, label: str) -> None:
         self.topology = topology
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = secrets.token_urlsafe(32)  # never printed: it lives in this object and the child's env
@@ -132,6 +134,8 @@ class Stack:
             pipe.hlen(f"{NAMESPACE}:{queue}.msgs")
             pipe.delete(*(f"{NAMESPACE}:{name}" for name in keys))
             dropped, _ = pipe.execute()
+        if dropped:
+            forget_unsettled_inbox(self.database_url)
         deadline = time.monotonic() + settle_s
         while settle_s > 0 and self._held(queue):
             if time.monotonic() > deadline:
