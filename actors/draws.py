@@ -9,6 +9,7 @@ transaction (``PrizeDraws``); the others run in a transaction of their own.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from models.mini_games import MINI_GAME
 from models.players import StaleCommitment
 from models.prize_engines import Drawn, DrawRequest, Spec, draw_prizes
 
+log = logging.getLogger("wowsino.draws")
 R = TypeVar("R")
 Perform = Callable[[], Awaitable[Outcome]]
 TRANSACTION_ATTEMPTS = 3
@@ -137,7 +139,10 @@ class PrizeDraws:
                 waiting.answer.set_exception(outcome)
             else:
                 waiting.answer.set_result(outcome)
-        send_deliveries(drawn.deliveries)
+        try:
+            send_deliveries(drawn.deliveries)
+        except Exception:  # Redis away: the outbox sweep sends them; the draws waiting next must go on
+            log.exception("could not queue the webhook deliveries of %d draws", len(group))
 
 
 _prize_draws: dict[int, PrizeDraws] = {}
