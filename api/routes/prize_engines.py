@@ -13,6 +13,7 @@ from actors.draws import draw_prize_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
+from api.lookups import engine_facts, require_player
 from api.responses import Submitted, answer
 from api.responses.engines import DrawStats, Lootbox, LootboxOpened, MiniGame, MiniGamePlayed, PrizeDraw
 from api.routes.engines import create_engine, engine_handlers, listing_handler
@@ -20,7 +21,6 @@ from api.schemas import LootboxCreate, MiniGameCreate, OpenRequest
 from models import prize_engines
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
-from models.players import get_player
 from models.prize_engines import Spec
 from models.tenancy import Principal
 
@@ -44,9 +44,8 @@ def _routes(spec: Spec, create: HTTPRouteHandler, action: str, *, shape: Any, dr
     ) -> Response[dict[str, Any]]:
         """``201`` with the prize, or ``202`` with an operation URL if the draw outlasts the wait."""
         state = app_state(request)
-        async with state.db.reader() as session:  # clear 404s before anything is queued
-            await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
-            await get_player(session, principal, data.user_id, field="user_id")
+        await engine_facts(request, principal, spec.engine, spec.noun, engine_id)  # clear 404s before queueing
+        await require_player(state, principal, data.user_id)
 
         def job(operation_id: str, key: str, digest: str) -> Job:
             where = (spec.owner_type, principal.tenant_id, principal.mode, principal.brand_id, engine_id)
