@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.broker import QUEUE_DRAWS
 from actors.locks import hold
 from actors.results import publish_result
-from actors.runtime import runtime, settle_inbox
+from actors.runtime import in_transaction, runtime, settle_inbox
 from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
 from models.engines import engine_cache_key
@@ -43,23 +43,15 @@ def player_lock(brand_id: str, mode: str, username: str) -> str:
     return f"player:{brand_id}:{mode}:{username}"
 
 
-async def in_transaction(work: Callable[[AsyncSession], Awaitable[R]], attempts: int = TRANSACTION_ATTEMPTS) -> R:
+async def draw_transaction(work: Callable[[AsyncSession], Awaitable[R]], attempts: int = TRANSACTION_ATTEMPTS) -> R:
     """Run *work* in one transaction. A unique-key violation or a moved commitment means a concurrent run
-    won a race the lock should have prevented (an expired lock, a flushed Redis): the transaction is
-    rerun and finds that result."""
-    for attempt in range(attempts):
-        try:
-            async with runtime().db.transaction() as session:
-                return await work(session)
-        except (IntegrityError, StaleCommitment):
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+    won a race the lock should have prevented (an expired lock, a flushed Redis): the rerun finds that result."""
+    return await in_transaction(work, attempts=attempts, rerun_on=(IntegrityError, StaleCommitment))
 
 
 def transactional(work: Callable[[AsyncSession], Awaitable[Outcome]]) -> Perform:
     """*work* as run in a transaction of its own."""
-    return lambda: in_transaction(work)
+    return lambda: draw_transaction(work)
 
 
 async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform, inbox_id: str) -> None:
@@ -122,7 +114,7 @@ class PrizeDraws:
             )
 
         try:
-            drawn = await in_transaction(work, TRANSACTION_ATTEMPTS if len(group) == 1 else 1)
+            drawn = await draw_transaction(work, TRANSACTION_ATTEMPTS if len(group) == 1 else 1)
         except Exception as error:
             if len(group) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment):
                 for waiting in group:

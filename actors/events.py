@@ -17,9 +17,10 @@ from typing import Any
 
 import dramatiq
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.broker import QUEUE_EVENTS
-from actors.runtime import runtime, settle_inbox
+from actors.runtime import in_transaction, runtime, settle_inbox
 from actors.webhooks import send_deliveries
 from models import leaderboard
 from models.pipeline import Applied, apply_events
@@ -104,21 +105,17 @@ def _by_scope(group: list[Batch]) -> dict[tuple[str, str, str], list[dict[str, A
 
 
 async def _transaction(group: list[Batch]) -> Applied:
-    rt = runtime()
-    for attempt in range(TRANSACTION_ATTEMPTS):
-        try:
-            total = Applied()
-            async with rt.db.transaction() as session:
-                for (tenant_id, mode, brand), events in _by_scope(group).items():
-                    applied = await apply_events(session, tenant_id=tenant_id, mode=mode, brand_id=brand, events=events)
-                    total.deliveries += applied.deliveries
-                    for tournament_id, totals in applied.standings.items():
-                        total.standings.setdefault(tournament_id, []).extend(totals)
-            return total
-        except DBAPIError:  # a unique key taken or a deadlock with a concurrent batch: the rerun sees its result
-            if attempt == TRANSACTION_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    async def work(session: AsyncSession) -> Applied:
+        total = Applied()
+        for (tenant_id, mode, brand), events in _by_scope(group).items():
+            applied = await apply_events(session, tenant_id=tenant_id, mode=mode, brand_id=brand, events=events)
+            total.deliveries += applied.deliveries
+            for tournament_id, totals in applied.standings.items():
+                total.standings.setdefault(tournament_id, []).extend(totals)
+        return total
+
+    # a unique key taken or a deadlock with a concurrent batch: the rerun sees its result
+    return await in_transaction(work, attempts=TRANSACTION_ATTEMPTS, rerun_on=(DBAPIError,))
 
 
 async def _announce(applied: Applied) -> None:

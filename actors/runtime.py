@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings, get_settings
 from models import inbox
@@ -19,6 +22,7 @@ from models.gathering import Gatherer
 from models.redis_client import connect
 
 log = logging.getLogger("wowsino.actors")
+R = TypeVar("R")
 
 
 @dataclass
@@ -54,6 +58,21 @@ def _settling() -> Gatherer[str]:
     """The settling of the running event loop (the worker's asyncio thread): concurrent actors' messages
     are settled together, one inbox transaction for all that wait."""
     return _settlers.setdefault(id(asyncio.get_running_loop()), Gatherer(_settle))
+
+
+async def in_transaction(
+    work: Callable[[AsyncSession], Awaitable[R]], *, attempts: int, rerun_on: tuple[type[Exception], ...]
+) -> R:
+    """Run *work* in one write transaction, rerunning it from the start (up to *attempts* times in all)
+    when it fails with one of *rerun_on*: a race a concurrent transaction won, whose result the rerun sees."""
+    for attempt in range(attempts):
+        try:
+            async with runtime().db.transaction() as session:
+                return await work(session)
+        except rerun_on:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @cache
