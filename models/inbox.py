@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, table, utcnow
-from models.db import SQLITE_BUSY_TIMEOUT_S, insert_ignore
+from models.db import SQLITE_BUSY_TIMEOUT_S, dialect_insert, insert_ignore
 
 MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
 
@@ -49,8 +49,10 @@ class Queued:
 
 
 def _rows(messages: Sequence[Queued], grace_s: float) -> list[dict[str, object]]:
+    """The rows of *messages* in id order, the order ``settle`` locks them in."""
     due = utcnow() + timedelta(seconds=grace_s)
-    return [{"id": m.id, "queue": m.queue, "data": m.data, "due_at": due, "sweeps": 0} for m in messages]
+    ordered = sorted(messages, key=lambda m: m.id)
+    return [{"id": m.id, "queue": m.queue, "data": m.data, "due_at": due, "sweeps": 0} for m in ordered]
 
 
 async def keep(session: AsyncSession, messages: Sequence[Queued], *, grace_s: float) -> None:
@@ -104,11 +106,17 @@ async def settle(session: AsyncSession, message_ids: Sequence[str]) -> None:
         return
     inbox = table(InboxMessage)
     removed = await session.execute(delete(inbox).where(inbox.c.id.in_(ids)).returning(inbox.c.id))
-    early = ids - set(removed.scalars())
+    early = sorted(ids - set(removed.scalars()))
     if early:  # carried out before the API's insert committed: leave a marker that the insert will meet
         now = utcnow()
         markers = [{"id": i, "queue": "", "data": b"", "due_at": now, "settled_at": now} for i in early]
-        await session.execute(insert_ignore(session, inbox), markers)
+        # A marker meeting a row the API committed meanwhile settles that row (PostgreSQL waits for the
+        # API's transaction here); rows are named in id order, as the API names them, so the two
+        # transactions take their locks in one order and cannot deadlock.
+        settling = dialect_insert(session, inbox).on_conflict_do_update(
+            index_elements=[inbox.c.id], set_={"settled_at": now}
+        )
+        await session.execute(settling, markers)
 
 
 async def overdue(session: AsyncSession, now: datetime, limit: int) -> list[Queued]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,13 +20,18 @@ from tests.support.processes import fresh_database
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+def url(tmp_path: Path) -> Iterator[str]:
     url, drop = fresh_database(tmp_path)
     upgrade(url)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[Database]:
     database = Database(load_settings({"DATABASE_URL": url}))
     yield database
     asyncio.run(database.dispose())
-    drop()
 
 
 def message(name: str) -> Queued:
@@ -73,5 +79,30 @@ def test_a_message_is_queued_again_a_bounded_number_of_times(db: Database) -> No
             async with db.inbox() as session:
                 await inbox.postpone(session, ["stuck"], grace_s=0)
         assert await swept(db, 1) == []
+
+    asyncio.run(scenario())
+
+
+def test_an_api_keeping_messages_while_a_worker_settles_them_early_never_deadlocks(db: Database, url: str) -> None:
+    """An API process commits a group of messages that a worker (another process) already carried out and
+    settles at the same moment, each side naming the messages in its own order: neither fails, and every
+    message ends settled."""
+    other = Database(load_settings({"DATABASE_URL": url}))  # a second process's connections
+
+    async def keep(names: list[str]) -> None:
+        async with db.inbox() as session:
+            await inbox.keep(session, [message(name) for name in names], grace_s=0)
+
+    async def settle(names: list[str]) -> None:
+        async with other.inbox() as session:
+            await inbox.settle(session, names)
+
+    async def scenario() -> None:
+        for round_ in range(20):
+            names = [f"r{round_}-{i:03}" for i in range(200)]
+            random.Random(round_).shuffle(names)
+            await asyncio.gather(keep(names), settle(list(reversed(names))))
+            assert await swept(db, 60) == []
+        await other.dispose()
 
     asyncio.run(scenario())
