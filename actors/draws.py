@@ -26,6 +26,7 @@ from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
 from models.engines import engine_cache_key
 from models.errors import DomainError
+from models.gathering import per_loop
 from models.idempotency import Outcome
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
@@ -137,7 +138,7 @@ class PrizeDraws:
             log.exception("could not queue the webhook deliveries of %d draws", len(group))
 
 
-_prize_draws: dict[int, PrizeDraws] = {}
+_prize_draws = per_loop(PrizeDraws)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
@@ -156,7 +157,7 @@ async def draw_prize_actor(
 ) -> None:
     """Open a lootbox or play a mini-game for a player; safe to run twice (the idempotency record is unique)."""
     request = DrawRequest(engine_id, username, client_seed, idempotency_key, fingerprint, operation_id)
-    draws = _prize_draws.setdefault(id(asyncio.get_running_loop()), PrizeDraws())
+    draws = _prize_draws()
 
     async def perform() -> Outcome:
         return await draws.draw(engine, (tenant_id, mode, brand_id), request)

@@ -23,6 +23,7 @@ from actors.broker import QUEUE_EVENTS
 from actors.runtime import in_transaction, runtime, settle_inbox
 from actors.webhooks import send_deliveries
 from models import leaderboard
+from models.gathering import per_loop
 from models.pipeline import Applied, apply_events
 
 log = logging.getLogger("wowsino.events")
@@ -124,12 +125,7 @@ async def _announce(applied: Applied) -> None:
     send_deliveries(applied.deliveries)
 
 
-_groups: dict[int, GroupCommit] = {}
-
-
-def _group_commit() -> GroupCommit:
-    """The group commit of the running event loop (the worker's single asyncio thread)."""
-    return _groups.setdefault(id(asyncio.get_running_loop()), GroupCommit())
+_group_commit = per_loop(GroupCommit)  # the worker's single asyncio thread has one
 
 
 @dramatiq.actor(queue_name=QUEUE_EVENTS, max_retries=20, min_backoff=100, max_backoff=5000)

@@ -5,7 +5,6 @@ Both are made on first use inside the worker's event loop thread, where every as
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config import Settings, get_settings
 from models import inbox
 from models.db import Database
-from models.gathering import Gatherer
+from models.gathering import Gatherer, per_loop
 from models.redis_client import connect
 
 log = logging.getLogger("wowsino.actors")
@@ -51,13 +50,8 @@ async def _settle(message_ids: list[str]) -> None:
         await inbox.settle(session, message_ids)
 
 
-_settlers: dict[int, Gatherer[str]] = {}
-
-
-def _settling() -> Gatherer[str]:
-    """The settling of the running event loop (the worker's asyncio thread): concurrent actors' messages
-    are settled together, one inbox transaction for all that wait."""
-    return _settlers.setdefault(id(asyncio.get_running_loop()), Gatherer(_settle))
+# Concurrent actors' messages are settled together: one inbox transaction for all that wait.
+_settling = per_loop(lambda: Gatherer(_settle))
 
 
 async def in_transaction(

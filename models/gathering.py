@@ -11,6 +11,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+M = TypeVar("M")
+
+
+def per_loop(make: Callable[[], M]) -> Callable[[], M]:
+    """A getter of one ``make()`` per running event loop: what gathers the calls of that loop's coroutines."""
+    made: dict[int, M] = {}
+
+    def get() -> M:
+        loop = id(asyncio.get_running_loop())
+        if loop not in made:
+            made[loop] = make()
+        return made[loop]
+
+    return get
 
 
 class Gatherer(Generic[T]):
