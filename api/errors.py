@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from models import errors
 
@@ -108,6 +108,14 @@ def dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A transaction the database rolled back because a concurrent one won (SQLSTATE class 40: a deadlock, a
+    serialization failure) is transient: ``503``, retry. Any other database error is a bug (``500``)."""
+    if str(getattr(exc.orig, "sqlstate", None) or "").startswith("40"):
+        return dependency_down(request, exc)
+    return unexpected(request, exc)
+
+
 def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
     detail = "JSON is nested too deeply"
     return problem(400, "invalid-request", "Invalid request", detail, fields=[{"field": "body", "message": detail}])
@@ -125,6 +133,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     RedisError: dependency_down,
     OperationalError: dependency_down,
     InterfaceError: dependency_down,
+    DBAPIError: database_error,
     ConnectionError: dependency_down,
     RecursionError: too_deep,
     Exception: unexpected,
