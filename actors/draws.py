@@ -26,7 +26,7 @@ from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
 from models.engines import engine_cache_key
 from models.errors import DomainError
-from models.gathering import per_loop
+from models.gathering import per_loop, resolve
 from models.idempotency import Outcome
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
@@ -122,16 +122,10 @@ class PrizeDraws:
                     await self._draw(spec, scope, [waiting])
                 return
             for waiting in group:
-                if not waiting.answer.done():
-                    waiting.answer.set_exception(error)
+                resolve(waiting.answer, error)
             return
         for waiting, outcome in zip(group, drawn.outcomes, strict=True):
-            if waiting.answer.done():
-                continue
-            if isinstance(outcome, DomainError):
-                waiting.answer.set_exception(outcome)
-            else:
-                waiting.answer.set_result(outcome)
+            resolve(waiting.answer, outcome)
         try:
             send_deliveries(drawn.deliveries)
         except Exception:  # Redis away: the outbox sweep sends them; the draws waiting next must go on

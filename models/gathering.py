@@ -14,6 +14,17 @@ T = TypeVar("T")
 M = TypeVar("M")
 
 
+def resolve(future: asyncio.Future[T], outcome: T | BaseException) -> None:
+    """Give *future* its *outcome*, raised to its awaiter if it is an exception; a future already done
+    (its awaiter cancelled) keeps what it has."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 def per_loop(make: Callable[[], M]) -> Callable[[], M]:
     """A getter of one ``make()`` per running event loop: what gathers the calls of that loop's coroutines."""
     made: dict[int, M] = {}
@@ -51,11 +62,9 @@ class Gatherer(Generic[T]):
                     await self.run([item for items, _ in group for item in items])
                 except Exception as error:  # every call of the group fails with it
                     for _, done in group:
-                        if not done.done():
-                            done.set_exception(error)
+                        resolve(done, error)
                 else:
                     for _, done in group:
-                        if not done.done():
-                            done.set_result(None)
+                        resolve(done, None)
         finally:
             self.running = None

@@ -20,6 +20,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError
 
+from models.gathering import resolve
+
 RETRIES = 3
 CONNECT_TIMEOUT_S = 2.0
 COMMAND_TIMEOUT_S = 5.0
@@ -117,29 +119,20 @@ class _Batch:
                 answers = await pipe.execute(raise_on_error=False)
         except Exception as error:  # the connection failed: every call of the batch fails with it
             for call in calls:
-                if not call.answer.done():
-                    call.answer.set_exception(error)
+                resolve(call.answer, error)
             return
         for call, answer in zip(calls, answers, strict=True):
             if isinstance(answer, NoScriptError):  # a restarted or flushed Redis forgot it
                 await _settle(call, call.script.alone(self.client, call.keys, call.args))
-            elif call.answer.done():
-                continue
-            elif isinstance(answer, Exception):
-                call.answer.set_exception(answer)
             else:
-                call.answer.set_result(answer)
+                resolve(call.answer, answer)
 
 
 async def _settle(call: _Call, answer: Awaitable[Any]) -> None:
     try:
-        result = await answer
+        resolve(call.answer, await answer)
     except Exception as error:
-        if not call.answer.done():
-            call.answer.set_exception(error)
-    else:
-        if not call.answer.done():
-            call.answer.set_result(result)
+        resolve(call.answer, error)
 
 
 _batches: weakref.WeakKeyDictionary[Redis, _Batch] = weakref.WeakKeyDictionary()
