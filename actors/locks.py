@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 
 from models.redis_client import DELETE_IF_OWNED, Lua
 
+# Taking the lock as a script lets the takes of one event loop turn share a pipeline (``Lua``).
+_TAKE = Lua("return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0")
 _RENEW = Lua(
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
@@ -34,7 +36,7 @@ async def hold(redis: Redis, name: str, *, ttl_s: float, wait_s: float) -> Async
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     pause = 0.002
-    while not await redis.set(key, token, nx=True, px=ttl_ms):
+    while not await _TAKE(redis, [key], [token, ttl_ms]):
         if loop.time() >= deadline:
             raise LockTimeout(name)
         await asyncio.sleep(pause)

@@ -11,6 +11,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from models.redis_client import Lua
+
 CHANNEL = "wowsino:operations:done"
 RESULT_TTL_S = 86400
 
@@ -19,9 +21,14 @@ def result_key(operation_id: str) -> str:
     return f"wowsino:operations:{operation_id}"
 
 
+# KEYS: the result key; ARGV: the outcome, its TTL, the channel, the operation id. A script, so the
+# answers of the draws that one transaction carried out go to Redis in one pipeline (``Lua``).
+_PUBLISH = Lua("""
+redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return redis.call('publish', ARGV[3], ARGV[4])
+""")
+
+
 async def publish_result(redis: Redis, operation_id: str, outcome: dict[str, Any]) -> None:
     """Store and announce an outcome: ``{"status", "body", "deduped"}`` or ``{"error": {...}}``."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(result_key(operation_id), json.dumps(outcome), ex=RESULT_TTL_S)
-        pipe.publish(CHANNEL, operation_id)
-        await pipe.execute()
+    await _PUBLISH(redis, [result_key(operation_id)], [json.dumps(outcome), RESULT_TTL_S, CHANNEL, operation_id])

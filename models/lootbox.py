@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from models.base import iso
-from models.prize_engines import Lootbox, LootboxOpen, Spec, segment
+from models.prize_engines import Lootbox, LootboxOpen, PrizeDrawColumns, Spec, segment
 
 
-def _answer(box: Lootbox, opened: LootboxOpen, next_hash: str) -> dict[str, Any]:
+def _answer(box: Lootbox, opened: PrizeDrawColumns, next_hash: str) -> dict[str, Any]:
     return {
         "open_id": opened.id,
         "lootbox_id": box.id,
@@ -25,7 +25,7 @@ def _answer(box: Lootbox, opened: LootboxOpen, next_hash: str) -> dict[str, Any]
     }
 
 
-def _event(box: Lootbox, opened: LootboxOpen) -> dict[str, Any]:
+def _event(box: Lootbox, opened: PrizeDrawColumns) -> dict[str, Any]:
     return {
         "lootbox_id": box.id,
         "lootbox_name": box.name,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from models.base import iso
-from models.prize_engines import MiniGame, MiniGamePlay, Spec, segment
+from models.prize_engines import MiniGame, MiniGamePlay, PrizeDrawColumns, Spec, segment
 
 
-def _answer(game: MiniGame, play: MiniGamePlay, next_hash: str) -> dict[str, Any]:
+def _answer(game: MiniGame, play: PrizeDrawColumns, next_hash: str) -> dict[str, Any]:
     return {
         "play_id": play.id,
         "mini_game_id": game.id,
@@ -26,7 +26,7 @@ def _answer(game: MiniGame, play: MiniGamePlay, next_hash: str) -> dict[str, Any
     }
 
 
-def _event(game: MiniGame, play: MiniGamePlay) -> dict[str, Any]:
+def _event(game: MiniGame, play: PrizeDrawColumns) -> dict[str, Any]:
     return {
         "mini_game_id": game.id,
         "mini_game_name": game.name,

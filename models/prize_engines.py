@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import from_units, to_units
-from models.base import created_field, id_field, iso, table, utcnow
+from models.base import created_field, id_field, iso, row, table, utcnow
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -225,7 +225,7 @@ async def draw_prizes(
         won = engine.prize_table[
             draw_weighted(commitment.server_seed, client_seed, commitment.nonce, weights(engine.prize_table))
         ]
-        draw = spec.draw(
+        draw = PrizeDrawColumns(  # the row's values; its table model would cost more to build than to insert
             id=request.operation_id,
             engine_id=engine.id,
             tenant_id=tenant_id,
@@ -251,7 +251,8 @@ async def draw_prizes(
         await session.execute(
             insert(table(IdempotencyRecord)),
             [
-                IdempotencyRecord(
+                row(
+                    IdempotencyRecord,
                     tenant_id=tenant_id,
                     mode=mode,
                     operation=spec.operation,
@@ -260,7 +261,7 @@ async def draw_prizes(
                     operation_id=requests[index].operation_id,
                     status_code=201,
                     response=bodies[index],
-                ).model_dump()
+                )
                 for index, *_ in draws
             ],
         )

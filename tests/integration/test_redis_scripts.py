@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from redis.exceptions import ResponseError
 
+from actors.locks import hold
 from models.redis_client import Lua, connect
 from tests.support.processes import start_redis
 
@@ -63,3 +64,30 @@ def test_a_redis_that_forgot_the_scripts_learns_them_again(redis_url: str) -> No
         return list(answers)
 
     assert asyncio.run(scenario()) == [str(n).encode() for n in range(20)]
+
+
+def test_a_lock_wanted_by_many_at_once_has_one_holder_at_a_time(redis_url: str) -> None:
+    """Takes made in one event loop turn share a pipeline; exactly one of them may win each time."""
+
+    async def scenario() -> tuple[int, list[int]]:
+        client = connect(redis_url)
+        inside = 0
+        most: list[int] = []
+
+        async def one() -> None:
+            nonlocal inside
+            async with hold(client, "contended", ttl_s=5, wait_s=10):
+                inside += 1
+                most.append(inside)
+                await asyncio.sleep(0.001)
+                inside -= 1
+
+        await asyncio.gather(*(one() for _ in range(40)))
+        left = await client.exists("wowsino:lock:contended")
+        await client.aclose()
+        return left, most
+
+    left, most = asyncio.run(scenario())
+    assert len(most) == 40
+    assert max(most) == 1
+    assert left == 0
