@@ -120,18 +120,19 @@ class Commitment:
 
 
 async def advance_commitments(session: AsyncSession, players: Sequence[Player]) -> list[Commitment]:
-    """Use each player's committed seed for one draw and commit to the next, in two statements for all.
+    """Use each player's committed seed for one draw and commit to the next, in one or two statements for all.
 
     A compare-and-set on ``nonce`` is the database's last guard against two concurrent draws using one
-    commitment; reading the new seeds' hashes back tells whether every one took (a bulk update's row
-    count is not reported by every driver), else ``StaleCommitment`` and the caller reruns.
+    commitment. Where the driver reports a bulk update's row count (SQLite) a full count says every one
+    took; otherwise (asyncpg) reading the new seeds' hashes back tells. A miss raises ``StaleCommitment``
+    and the caller reruns.
     """
     if not players:
         return []
     seeds = [new_server_seed() for _ in players]
     hashes = [seed_hash(seed) for seed in seeds]
     players_ = table(Player).c
-    await session.execute(
+    updated = await session.execute(
         update(table(Player))
         .where(players_.id == bindparam("player"), players_.nonce == bindparam("used"))
         .values(server_seed=bindparam("seed"), server_seed_hash=bindparam("hash"), nonce=bindparam("used") + 1),
@@ -140,13 +141,15 @@ async def advance_commitments(session: AsyncSession, players: Sequence[Player]) 
             for player, seed, hash_ in zip(players, seeds, hashes, strict=True)
         ],
     )
-    found = await session.execute(
-        select(players_.id, players_.server_seed_hash).where(players_.id.in_([player.id for player in players]))
-    )
-    published: dict[str, str] = dict(found.tuples().all())
-    for player, hash_ in zip(players, hashes, strict=True):
-        if published.get(player.id) != hash_:
-            raise StaleCommitment(player.id)
+    counted = session.get_bind().dialect.supports_sane_multi_rowcount
+    if not counted or updated.rowcount != len(players):  # type: ignore[attr-defined]
+        found = await session.execute(
+            select(players_.id, players_.server_seed_hash).where(players_.id.in_([player.id for player in players]))
+        )
+        published: dict[str, str] = {id_: hash_ for id_, hash_ in found}
+        for player, hash_ in zip(players, hashes, strict=True):
+            if published.get(player.id) != hash_:
+                raise StaleCommitment(player.id)
     return [
         Commitment(player.server_seed, player.server_seed_hash, player.nonce, hash_)
         for player, hash_ in zip(players, hashes, strict=True)

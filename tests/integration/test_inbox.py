@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from config.settings import load_settings
 from models import inbox
 from models.base import utcnow
 from models.db import Database
 from models.inbox import MAX_SWEEPS, Queued
-from models.migrate import upgrade
-from tests.support.processes import fresh_database
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    url, drop = fresh_database(tmp_path)
-    upgrade(url)
-    yield url
-    drop()
-
-
-@pytest.fixture
-def db(url: str) -> Iterator[Database]:
-    database = Database(load_settings({"DATABASE_URL": url}))
-    yield database
-    asyncio.run(database.dispose())
 
 
 def message(name: str) -> Queued:
