@@ -10,8 +10,10 @@ accepting a request never waits for the workers' write lock; on PostgreSQL it is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import fcntl
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,55 @@ def inbox_url(url: str) -> str:
     return url.split(":///", 1)[0] + ":///" + str(path.with_name(f"{path.stem}.inbox{path.suffix or '.db'}"))
 
 
+class WriterLock:
+    """One writer at a time on a SQLite file, in this process and across this machine's: an exclusive
+    ``flock`` on a file beside it, taken before ``BEGIN IMMEDIATE``.
+
+    SQLite's own wait for its write lock (``busy_timeout``) polls, sleeping from 1 up to 100 ms between
+    looks, so processes that write often (API processes keeping messages, workers settling them, two
+    draws workers) would lose milliseconds to sleep at every meeting; a waiter on the flock wakes as
+    soon as it is free. The operating system drops the flock of a process that dies.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.local = asyncio.Lock()  # a flock belongs to the open file, not to a task: one holder per process
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        async with self.local:
+            await self._take()
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def held_blocking(self) -> Iterator[None]:
+        """``held`` for a thread that may block (``models.inbox.InboxFile``); the caller has one writer."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    async def _take(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        taking = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self.fd, fcntl.LOCK_EX))
+        try:
+            await asyncio.shield(taking)
+        except asyncio.CancelledError:  # the thread still takes it: let it go at once
+            taking.add_done_callback(lambda _: fcntl.flock(self.fd, fcntl.LOCK_UN))
+            raise
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 class Database:
     """The engines of one process; ``transaction()`` for writes, ``reader()`` for reads."""
 
@@ -69,10 +120,9 @@ class Database:
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._inbox = async_sessionmaker(self.inbox_engine, expire_on_commit=False)
-        # SQLite has one writer at a time; queueing a process's writers here costs nothing, while
-        # letting them contend for the file lock makes SQLite's busy handler sleep up to 100 ms each.
-        self._one_writer = asyncio.Lock() if settings.is_sqlite else None
-        self._one_inbox_writer = asyncio.Lock() if settings.is_sqlite else None
+        # SQLite has one writer at a time: writers queue for it here, not in SQLite's busy handler.
+        self._one_writer = WriterLock(str(make_url(url).database)) if settings.is_sqlite else None
+        self._one_inbox_writer = WriterLock(self.inbox_file) if self.inbox_file else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -94,14 +144,17 @@ class Database:
     async def dispose(self) -> None:
         for engine in {self.write_engine, self.read_engine, self.inbox_engine}:
             await engine.dispose()
+        for lock in (self._one_writer, self._one_inbox_writer):
+            if lock is not None:
+                lock.close()
 
 
 @asynccontextmanager
-async def _queued(lock: asyncio.Lock | None) -> AsyncIterator[None]:
+async def _queued(lock: WriterLock | None) -> AsyncIterator[None]:
     if lock is None:
         yield
         return
-    async with lock:
+    async with lock.held():
         yield
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, table, utcnow
-from models.db import SQLITE_BUSY_TIMEOUT_S, dialect_insert, insert_ignore
+from models.db import SQLITE_BUSY_TIMEOUT_S, WriterLock, dialect_insert, insert_ignore
 
 MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
 
@@ -82,21 +82,24 @@ class InboxFile:
             path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         self.connection.execute("PRAGMA synchronous=NORMAL")  # the file is in WAL mode (models.db)
+        self.writer = WriterLock(path)
 
     def keep(self, messages: Sequence[Queued], *, grace_s: float) -> None:
         """``keep``, one caller at a time."""
         due = utcnow() + timedelta(seconds=grace_s)
         rows = [(m.id, m.queue, m.data, _stored_due_at(due)) for m in messages]
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            self.connection.executemany(self._INSERT, rows)
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
+        with self.writer.held_blocking():
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                self.connection.executemany(self._INSERT, rows)
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
 
     def close(self) -> None:
         self.connection.close()
+        self.writer.close()
 
 
 async def settle(session: AsyncSession, message_ids: Sequence[str]) -> None:
