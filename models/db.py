@@ -62,7 +62,8 @@ class WriterLock:
     SQLite's own wait for its write lock (``busy_timeout``) polls, sleeping from 1 up to 100 ms between
     looks, so processes that write often (API processes keeping messages, workers settling them, two
     draws workers) would lose milliseconds to sleep at every meeting; a waiter on the flock wakes as
-    soon as it is free. The operating system drops the flock of a process that dies.
+    soon as it is free. The operating system drops the flock of a process that dies. SQLite's own lock
+    still guards every write: this lock only decides who waits, and how.
     """
 
     def __init__(self, database: str) -> None:
