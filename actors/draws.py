@@ -59,7 +59,7 @@ async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform,
     """Run *perform* while holding *lock* (a player or an engine), then answer, settle and deliver.
 
     The answer goes out first; the message's inbox row is settled once the outcome (a result or a
-    refusal) is final, and should that fail, the sweep's rerun finds the same outcome.
+    refusal) is final, in the background, and should that fail, the sweep's rerun finds the same outcome.
     """
     rt = runtime()
     deliveries: list[str] = []
@@ -70,7 +70,7 @@ async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform,
     except DomainError as error:
         outcome = {"owner": owner, "error": error.to_dict()}
     await publish_result(rt.redis, operation_id, outcome)
-    await settle_inbox([inbox_id])
+    settle_inbox([inbox_id])
     send_deliveries(deliveries)
 
 

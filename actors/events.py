@@ -78,8 +78,8 @@ class GroupCommit:
             for batch in group:  # one bad batch must not fail the others: apply them one by one
                 await self._commit([batch])
             return
-        await settle_inbox([batch.inbox_id for batch in group])
         _settle(group)  # committed: the messages may be acknowledged whatever happens next
+        settle_inbox([batch.inbox_id for batch in group])
         try:
             await _announce(applied)
         except Exception:  # Redis away: webhooks are re-sent by the outbox sweep, leaderboards rebuilt on read

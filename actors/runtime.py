@@ -5,6 +5,7 @@ Both are made on first use inside the worker's event loop thread, where every as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,14 +32,20 @@ class Runtime:
     redis: Redis
 
 
-async def settle_inbox(message_ids: list[str]) -> None:
+def settle_inbox(message_ids: list[str]) -> None:
     """Mark messages carried out in the inbox, after the transaction that carried them out committed.
 
-    Should this fail (or the process die first), the scheduler's sweep queues the messages again and
-    the rerun changes nothing, so a failure here is logged, never raised.
+    The settling runs in the background (one inbox transaction for all that wait): the message's thread is
+    free at once. Should it fail (or the process die first), the scheduler's sweep queues the messages
+    again and the rerun changes nothing, so a failure here is logged, never raised.
     """
-    if not any(message_ids):
-        return
+    if any(message_ids):
+        task = asyncio.get_running_loop().create_task(_settle_logged(message_ids))
+        _settlings.add(task)
+        task.add_done_callback(_settlings.discard)
+
+
+async def _settle_logged(message_ids: list[str]) -> None:
     try:
         await _settling().add(message_ids)
     except Exception:
@@ -52,6 +59,7 @@ async def _settle(message_ids: list[str]) -> None:
 
 # Concurrent actors' messages are settled together: one inbox transaction for all that wait.
 _settling = per_loop(lambda: Gatherer(_settle))
+_settlings: set[asyncio.Task[None]] = set()  # the running ones, kept from the garbage collector
 
 
 async def in_transaction(

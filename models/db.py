@@ -5,6 +5,9 @@ the lock (``busy_timeout``) instead of failing when a reader upgrades. Reads use
 starts ordinary deferred transactions, so reading never queues behind writers (WAL mode). The inbox
 of accepted messages lives in a file of its own beside the database (``inbox_url``), so that
 accepting a request never waits for the workers' write lock; on PostgreSQL it is an ordinary table.
+
+SQLite's write engines call SQLite in the event loop's own thread (``InlineConnection``); reads, which
+can scan many rows (listings, statistics), keep aiosqlite's thread so they never hold up the loop.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import AsyncIterator, Iterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -26,10 +32,43 @@ from sqlalchemy.sql.dml import Insert
 from config import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
+T = TypeVar("T")
+
+
+class InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection, calling SQLite in the event loop's thread rather than in its own.
+
+    A write transaction's statements take microseconds each, while each aiosqlite call waits for two
+    thread switches, and for the GIL when the process is busy: a draw transaction of a dozen statements
+    spent most of its time switching (10 ms against 4 ms inline, alone; 25-40 ms under load). Blocking the
+    loop for the call is cheap here because writers never wait inside SQLite: they queue on the
+    ``WriterLock`` before ``BEGIN IMMEDIATE``. Opening and closing still go through aiosqlite's thread.
+    """
+
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:  # type: ignore[override]
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def _inline_connect(database: str) -> Callable[[], Awaitable[InlineConnection]]:
+    async def connect() -> InlineConnection:
+        connection = InlineConnection(
+            partial(sqlite3.connect, database, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False),
+            iter_chunk_size=64,
+        )
+        connection._thread.daemon = True  # as SQLAlchemy makes aiosqlite's: never keeps a process alive
+        await connection  # opens the file on aiosqlite's thread
+        return connection
+
+    return connect
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    if immediate:
+        engine = create_async_engine(url, async_creator=_inline_connect(str(make_url(url).database)))
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,4 +1,5 @@
-"""The inbox's rules on a real database: settled messages are never swept, and a fast worker wins the race."""
+"""The inbox's rules on a real database: settled messages are never swept, a fast worker wins the race,
+and the workers settle what they carried out."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import asyncio
 import random
 from datetime import timedelta
 
+from sqlmodel import col, select
+
 from config.settings import load_settings
 from models import inbox
 from models.base import utcnow
 from models.db import Database
-from models.inbox import MAX_SWEEPS, Queued
+from models.inbox import MAX_SWEEPS, InboxMessage, Queued
+from tests.support.api import Operator
+from tests.support.stack import Stack
 
 
 def message(name: str) -> Queued:
@@ -85,3 +90,30 @@ def test_an_api_keeping_messages_while_a_worker_settles_them_early_never_deadloc
         await other.dispose()
 
     asyncio.run(scenario())
+
+
+def test_workers_settle_every_message_they_carried_out(stack: Stack, operator: Operator) -> None:
+    """A draw's message and an event's are settled once their worker is done (in the background, after
+    the answer): nothing is left for the sweep to run again."""
+    username = operator.player()
+    box = operator.lootbox()
+    opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": "k"})
+    assert opened.status_code == 201, opened.text
+    event = {"user_id": username, "trigger": "deposit", "source_event_id": "e1"}
+    assert operator.client.post("/v1/journeys/event", json=event).status_code == 202
+    db = Database(load_settings({"DATABASE_URL": stack.database_url}))
+
+    async def unsettled() -> int:
+        async with db.inbox() as session:
+            rows = await session.execute(select(InboxMessage.data).where(col(InboxMessage.settled_at).is_(None)))
+            return sum(username.encode() in data for data in rows.scalars())
+
+    async def left_after(seconds: float) -> int:
+        """The unsettled rows left once they are all gone or *seconds* have passed."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := await unsettled()) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await db.dispose()
+        return left
+
+    assert asyncio.run(left_after(10)) == 0
