@@ -36,26 +36,32 @@ class MsgspecJSON(Encoder):
 
 
 class PromptRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker, whose idle consumers look at their queue again within ``idle_poll_ms``.
+    """Dramatiq's Redis broker, whose idle consumers look at their queue again within a bounded time.
 
     A consumer that finds its queue empty backs off exponentially up to the worker timeout (a second
     by default), so a message sent to a worker that has just emptied its queue waited up to that long:
-    the draws a player waits for must not.
+    the draws a player waits for must not (``idle_poll_ms``). Each look is a script call on the idle
+    worker's CPU, so the queues nobody waits on (pipeline events, webhooks, delayed retries) are looked
+    at less often (``background_idle_poll_ms``): at ten looks a second, idle events and webhooks workers
+    stop taking CPU from a busy draws worker on the same machine.
     """
 
-    def __init__(self, *, idle_poll_ms: int, **options: Any) -> None:
+    def __init__(self, *, idle_poll_ms: int, background_idle_poll_ms: int, **options: Any) -> None:
         super().__init__(**options)  # type: ignore[no-untyped-call]
         self.idle_poll_ms = idle_poll_ms
+        self.background_idle_poll_ms = background_idle_poll_ms
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
-        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))  # type: ignore[no-untyped-call]
+        poll = self.idle_poll_ms if queue_name == QUEUE_DRAWS else self.background_idle_poll_ms
+        return super().consume(queue_name, prefetch, min(timeout, poll))  # type: ignore[no-untyped-call]
 
 
 def build_broker() -> RedisBroker:
-    """A Redis broker whose heartbeat timeout, maintenance chance and idle poll come from settings."""
+    """A Redis broker whose heartbeat timeout, maintenance chance and idle polls come from settings."""
     settings = get_settings()
     broker = PromptRedisBroker(
         idle_poll_ms=max(1, round(settings.broker_idle_poll_s * 1000)),
+        background_idle_poll_ms=max(1, round(settings.broker_background_idle_poll_s * 1000)),
         client=connect_sync(settings.redis_url),
         namespace="wowsino",
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),

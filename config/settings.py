@@ -38,6 +38,7 @@ class Settings:
     broker_heartbeat_timeout_s: float = 60.0
     broker_maintenance_chance: int = 1000
     broker_idle_poll_s: float = 0.01
+    broker_background_idle_poll_s: float = 0.1
     scheduler_interval_s: float = 1.0
     outbox_grace_s: float = 30.0
     close_grace_s: float = 5.0
@@ -143,6 +144,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             env, "BROKER_MAINTENANCE_CHANCE", defaults.broker_maintenance_chance, low=1, high=1_000_000
         ),
         broker_idle_poll_s=_number(env, "BROKER_IDLE_POLL", defaults.broker_idle_poll_s, low=0.001, high=5),
+        broker_background_idle_poll_s=_number(
+            env, "BROKER_BACKGROUND_IDLE_POLL", defaults.broker_background_idle_poll_s, low=0.001, high=5
+        ),
         scheduler_interval_s=_number(env, "SCHEDULER_INTERVAL", defaults.scheduler_interval_s, low=0.05, high=3600),
         outbox_grace_s=_number(env, "OUTBOX_GRACE", defaults.outbox_grace_s, low=0.1, high=86400),
         close_grace_s=_number(env, "CLOSE_GRACE", defaults.close_grace_s, low=0, high=3600),

@@ -28,6 +28,7 @@ def test_postgres_urls_use_asyncpg() -> None:
         ({"WEBHOOK_RETRY_SCHEDULE": "5,x"}, "WEBHOOK_RETRY_SCHEDULE"),
         ({"DRAW_WAIT_TIMEOUT": "nan"}, "DRAW_WAIT_TIMEOUT"),
         ({"BROKER_IDLE_POLL": "0"}, "BROKER_IDLE_POLL"),
+        ({"BROKER_BACKGROUND_IDLE_POLL": "9"}, "BROKER_BACKGROUND_IDLE_POLL"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
