@@ -1,7 +1,8 @@
 """How an actor hands a draw's answer to the API process that waits for it, on any machine.
 
 The answer is stored under the operation id (so a late reader finds it) and announced on a pub/sub
-channel (so a waiting reader wakes at once).
+channel (so a waiting reader wakes at once): the announcement is the operation id, a space and the
+answer itself, so the waiter needs no second read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def result_key(operation_id: str) -> str:
 # answers of the draws that one transaction carried out go to Redis in one pipeline (``Lua``).
 _PUBLISH = Lua("""
 redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return redis.call('publish', ARGV[3], ARGV[4])
+return redis.call('publish', ARGV[3], ARGV[4] .. ' ' .. ARGV[1])
 """)
 
 

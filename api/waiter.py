@@ -1,8 +1,8 @@
 """Waiting, in an API process, for the outcome of an operation that a worker runs.
 
-One pub/sub subscription per process wakes every waiter whose operation finished; each waiter also
-re-reads the stored outcome now and then, so a missed announcement (a Redis reconnect) only costs
-a little latency, never an answer.
+One pub/sub subscription per process wakes every waiter whose operation finished, handing it the
+outcome the announcement carries; each waiter also re-reads the stored outcome now and then, so a
+missed announcement (a Redis reconnect) only costs a little latency, never an answer.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ RECHECK_S = 0.25
 
 
 class ResultWaiter:
-    """Futures keyed by operation id, resolved from the ``operations:done`` channel."""
+    """Futures keyed by operation id, resolved from the ``operations:done`` channel with the outcome."""
 
     def __init__(self, redis: Redis, listener: Redis) -> None:
         self._redis = redis
         self._listener = listener
-        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self._waiting: dict[str, set[asyncio.Future[dict[str, Any] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -52,17 +52,24 @@ class ResultWaiter:
                 log.warning("result channel lost (%s); resubscribing", type(failure).__name__)
                 await asyncio.sleep(0.5)
 
-    def _wake(self, operation_id: str) -> None:
-        for future in self._waiting.get(operation_id, ()):
+    def _wake(self, announcement: str) -> None:
+        """Hand the outcome to the waiters of its operation; an announcement without one (an older worker's)
+        wakes them to read it."""
+        operation_id, _, raw = announcement.partition(" ")
+        futures = self._waiting.get(operation_id)
+        if not futures:
+            return
+        outcome = json.loads(raw) if raw else None
+        for future in futures:
             if not future.done():
-                future.set_result(None)
+                future.set_result(outcome)
 
     async def wait(self, operation_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The operation's outcome, or None if it is not there within *timeout_s*."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            future: asyncio.Future[None] = loop.create_future()
+            future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
             self._waiting.setdefault(operation_id, set()).add(future)
             try:
                 raw = await self._redis.get(result_key(operation_id))
@@ -72,7 +79,8 @@ class ResultWaiter:
                 if remaining <= 0:
                     return None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(future, min(remaining, RECHECK_S))
+                    if (outcome := await asyncio.wait_for(future, min(remaining, RECHECK_S))) is not None:
+                        return outcome
             finally:
                 futures = self._waiting.get(operation_id, set())
                 futures.discard(future)
