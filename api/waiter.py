@@ -59,7 +59,10 @@ class ResultWaiter:
         futures = self._waiting.get(operation_id)
         if not futures:
             return
-        outcome = json.loads(raw) if raw else None
+        try:
+            outcome = json.loads(raw) if raw else None
+        except ValueError:  # never written by a worker; the waiters read the stored outcome instead
+            outcome = None
         for future in futures:
             if not future.done():
                 future.set_result(outcome)
