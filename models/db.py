@@ -42,7 +42,8 @@ class InlineConnection(aiosqlite.Connection):
     thread switches, and for the GIL when the process is busy: a draw transaction of a dozen statements
     spent most of its time switching (10 ms against 4 ms inline, alone; 25-40 ms under load). Blocking the
     loop for the call is cheap here because writers never wait inside SQLite: they queue on the
-    ``WriterLock`` before ``BEGIN IMMEDIATE``. Opening and closing still go through aiosqlite's thread.
+    ``WriterLock`` before ``BEGIN IMMEDIATE``. Opening the file still goes through aiosqlite's thread,
+    which idles until the connection closes.
     """
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:  # type: ignore[override]
