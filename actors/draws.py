@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.broker import QUEUE_DRAWS
-from actors.locks import hold
-from actors.results import publish_result
+from actors.locks import LockTimeout, hold, release_each, renew_each, take_each
+from actors.results import publish_result, publish_results
 from actors.runtime import in_transaction, runtime, settle_inbox
 from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
@@ -37,6 +38,8 @@ log = logging.getLogger("wowsino.draws")
 R = TypeVar("R")
 Perform = Callable[[], Awaitable[Outcome]]
 TRANSACTION_ATTEMPTS = 3
+LOCK_PAUSE_S = 0.002
+MAX_LOCK_PAUSE_S = 0.01  # a hot player hands the lock on within ~10 ms
 PRIZE_SPECS = {spec.owner_type: spec for spec in (LOOTBOX, MINI_GAME)}
 
 
@@ -77,37 +80,128 @@ async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform,
 @dataclass
 class _Waiting:
     request: DrawRequest
-    answer: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    lock: str  # the player's
+    owner: str
+    inbox_id: str
+    deadline: float  # when to stop waiting for the lock
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class PrizeDraws:
     """The prize draws waiting in this process, drawn together: the draws of one engine kind and scope that
-    arrive while a transaction runs (each holding its player's lock) share the next one, a few bulk
-    statements for all (``models.prize_engines.draw_prizes``). Should that transaction fail, each of its
-    draws is retried in a transaction of its own, so one player's refusal never refuses another's draw."""
+    arrive while a transaction runs share the next one, a few bulk statements for all
+    (``models.prize_engines.draw_prizes``).
+
+    A group takes its players' locks together, one draw per player, and releases them together with the
+    answers. A draw whose player's lock is held elsewhere waits for a later group (up to the lock wait).
+    Should the shared transaction fail, each draw is retried in a transaction of its own, so one player's
+    refusal never refuses another's draw.
+    """
 
     def __init__(self) -> None:
         self.waiting: dict[tuple[str, str, str, str], list[_Waiting]] = {}
         self.running: asyncio.Task[None] | None = None
 
-    async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest) -> Outcome:
-        waiting = _Waiting(request)
+    async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest, inbox_id: str) -> None:
+        """Draw, answer and settle *request*; raise what should make its message run again."""
+        rt = runtime()
+        lock = player_lock(scope[2], scope[1], request.username)
+        deadline = asyncio.get_running_loop().time() + rt.settings.player_lock_wait_s
+        waiting = _Waiting(request, lock, f"{scope[0]}:{scope[1]}", inbox_id, deadline)
         self.waiting.setdefault((engine, *scope), []).append(waiting)
         if self.running is None:
             self.running = asyncio.get_running_loop().create_task(self._drain())
-        return await waiting.answer
+        await waiting.done
 
     async def _drain(self) -> None:
+        pause = LOCK_PAUSE_S
         try:
             while self.waiting:
-                key = next(iter(self.waiting))
-                await self._draw(PRIZE_SPECS[key[0]], key[1:], self.waiting.pop(key))
+                drew = False
+                for key in list(self.waiting):
+                    drew = await self._take_and_draw(key) or drew
+                if not drew:  # every player waiting is busy elsewhere: look again shortly
+                    await asyncio.sleep(pause)
+                pause = LOCK_PAUSE_S if drew else min(pause * 2, MAX_LOCK_PAUSE_S)
         finally:
             self.running = None
 
-    async def _draw(self, spec: Spec, scope: tuple[str, ...], group: list[_Waiting]) -> None:
+    async def _take_and_draw(self, key: tuple[str, str, str, str]) -> bool:
+        """Draw those waiting under *key* whose players' locks this group takes, one draw per player (the
+        earliest); keep the others waiting. Whether any were drawn."""
+        rt = runtime()
+        candidates: dict[str, _Waiting] = {}
+        later: list[_Waiting] = []
+        for waiting in self.waiting.pop(key, []):
+            if waiting.done.done():  # its actor stopped waiting: the message runs again
+                continue
+            if waiting.lock in candidates:
+                later.append(waiting)
+            else:
+                candidates[waiting.lock] = waiting
+        token = secrets.token_hex(16)
+        ttl_ms = int(rt.settings.player_lock_ttl_s * 1000)
+        try:
+            taken = await take_each(rt.redis, list(candidates), token, ttl_ms)
+        except Exception as error:  # Redis away: each message runs again later
+            for waiting in [*candidates.values(), *later]:
+                resolve(waiting.done, error)
+            return True
+        group: list[_Waiting] = []
+        busy: list[_Waiting] = []
+        now = asyncio.get_running_loop().time()
+        for waiting, took in zip(candidates.values(), taken, strict=True):
+            if took:
+                group.append(waiting)
+            elif now >= waiting.deadline:
+                resolve(waiting.done, LockTimeout(waiting.lock))
+            else:
+                busy.append(waiting)
+        if busy or later:  # ahead of those that arrived meanwhile
+            self.waiting[key] = busy + later + self.waiting.get(key, [])
+        if not group:
+            return False
+        locks = [waiting.lock for waiting in group]
+        renewer = asyncio.create_task(renew_each(rt.redis, locks, token, ttl_ms))
+        try:
+            results = await self._draw(PRIZE_SPECS[key[0]], key[1:], [waiting.request for waiting in group])
+        finally:
+            renewer.cancel()
+        await self._answer(group, results, locks, token)
+        return True
+
+    async def _answer(
+        self, group: list[_Waiting], results: Sequence[Outcome | Exception], locks: list[str], token: str
+    ) -> None:
+        """Release the group's locks and publish its answers, together; then settle the answered messages.
+        A draw that failed (not a refusal) raises in its actor, so that its message runs again."""
+        rt = runtime()
+        answered: list[tuple[_Waiting, dict[str, Any]]] = []
+        for waiting, result in zip(group, results, strict=True):
+            if isinstance(result, DomainError):
+                answered.append((waiting, {"owner": waiting.owner, "error": result.to_dict()}))
+            elif isinstance(result, Exception):
+                resolve(waiting.done, result)
+            else:
+                status, body, _, deduped = result
+                outcome = {"owner": waiting.owner, "status": status, "body": body, "deduped": deduped}
+                answered.append((waiting, outcome))
+        released, published = await asyncio.gather(
+            release_each(rt.redis, locks, token),
+            publish_results(rt.redis, [(waiting.request.operation_id, outcome) for waiting, outcome in answered]),
+            return_exceptions=True,
+        )
+        if isinstance(released, Exception):  # they expire within the lock's TTL
+            log.warning("could not release the locks of %d draws: %r", len(locks), released)
+        for waiting, _ in answered:
+            resolve(waiting.done, published if isinstance(published, Exception) else None)
+        if not isinstance(published, BaseException):
+            settle_inbox([waiting.inbox_id for waiting, _ in answered])
+
+    async def _draw(
+        self, spec: Spec, scope: tuple[str, ...], requests: list[DrawRequest]
+    ) -> Sequence[Outcome | Exception]:
         tenant_id, mode, brand_id = scope
-        requests = [waiting.request for waiting in group]
 
         async def work(session: AsyncSession) -> Drawn:
             return await draw_prizes(
@@ -115,21 +209,18 @@ class PrizeDraws:
             )
 
         try:
-            drawn = await draw_transaction(work, TRANSACTION_ATTEMPTS if len(group) == 1 else 1)
+            drawn = await draw_transaction(work, TRANSACTION_ATTEMPTS if len(requests) == 1 else 1)
         except Exception as error:
-            if len(group) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment):
-                for waiting in group:
-                    await self._draw(spec, scope, [waiting])
-                return
-            for waiting in group:
-                resolve(waiting.answer, error)
-            return
-        for waiting, outcome in zip(group, drawn.outcomes, strict=True):
-            resolve(waiting.answer, outcome)
+            if len(requests) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment):
+                return [result for request in requests for result in await self._draw(spec, scope, [request])]
+            if isinstance(error, DomainError):
+                return [error]
+            return [error] * len(requests)
         try:
             send_deliveries(drawn.deliveries)
         except Exception:  # Redis away: the outbox sweep sends them; the draws waiting next must go on
-            log.exception("could not queue the webhook deliveries of %d draws", len(group))
+            log.exception("could not queue the webhook deliveries of %d draws", len(requests))
+        return drawn.outcomes
 
 
 _prize_draws = per_loop(PrizeDraws)
@@ -151,12 +242,7 @@ async def draw_prize_actor(
 ) -> None:
     """Open a lootbox or play a mini-game for a player; safe to run twice (the idempotency record is unique)."""
     request = DrawRequest(engine_id, username, client_seed, idempotency_key, fingerprint, operation_id)
-    draws = _prize_draws()
-
-    async def perform() -> Outcome:
-        return await draws.draw(engine, (tenant_id, mode, brand_id), request)
-
-    await run_locked(operation_id, f"{tenant_id}:{mode}", player_lock(brand_id, mode, username), perform, inbox_id)
+    await _prize_draws().draw(engine, (tenant_id, mode, brand_id), request, inbox_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)

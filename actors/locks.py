@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 
 from redis.asyncio import Redis
@@ -22,6 +22,21 @@ _RENEW = Lua(
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
 
+# Many locks at once, for one token: KEYS are the locks; ARGV the token (and the TTL in ms).
+_TAKE_EACH = Lua("""
+local taken = {}
+for i, key in ipairs(KEYS) do taken[i] = redis.call('set', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0 end
+return taken
+""")
+_RELEASE_EACH = Lua("""
+for _, key in ipairs(KEYS) do if redis.call('get', key) == ARGV[1] then redis.call('del', key) end end
+return 0
+""")
+_RENEW_EACH = Lua("""
+for _, key in ipairs(KEYS) do if redis.call('get', key) == ARGV[1] then redis.call('pexpire', key, ARGV[2]) end end
+return 0
+""")
+
 
 class LockTimeout(Exception):
     """The lock stayed taken for longer than the caller would wait; the message is retried later."""
@@ -30,7 +45,7 @@ class LockTimeout(Exception):
 @asynccontextmanager
 async def hold(redis: Redis, name: str, *, ttl_s: float, wait_s: float) -> AsyncIterator[None]:
     """Hold the lock *name* for the body of the ``async with``, waiting up to *wait_s* for it."""
-    key = f"wowsino:lock:{name}"
+    key = lock_key(name)
     token = secrets.token_hex(16)
     ttl_ms = int(ttl_s * 1000)
     loop = asyncio.get_running_loop()
@@ -49,6 +64,31 @@ async def hold(redis: Redis, name: str, *, ttl_s: float, wait_s: float) -> Async
         with suppress(asyncio.CancelledError):
             await renewer
         await DELETE_IF_OWNED(redis, [key], [token])
+
+
+def lock_key(name: str) -> str:
+    return f"wowsino:lock:{name}"
+
+
+async def take_each(redis: Redis, names: Sequence[str], token: str, ttl_ms: int) -> list[bool]:
+    """Try once to take each lock of *names* for *token*, in one script call; which were taken."""
+    if not names:
+        return []
+    taken = await _TAKE_EACH(redis, [lock_key(name) for name in names], [token, ttl_ms])
+    return [bool(answer) for answer in taken]
+
+
+async def release_each(redis: Redis, names: Sequence[str], token: str) -> None:
+    """Release each lock of *names* that *token* still holds, in one script call."""
+    await _RELEASE_EACH(redis, [lock_key(name) for name in names], [token])
+
+
+async def renew_each(redis: Redis, names: Sequence[str], token: str, ttl_ms: int) -> None:
+    """Keep renewing the locks of *names* that *token* holds until cancelled."""
+    keys = [lock_key(name) for name in names]
+    while True:
+        await asyncio.sleep(ttl_ms / 3000)
+        await _RENEW_EACH(redis, keys, [token, ttl_ms])
 
 
 async def _renew(redis: Redis, key: str, token: str, ttl_ms: int) -> None:

@@ -8,6 +8,7 @@ answer itself, so the waiter needs no second read.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,14 +23,28 @@ def result_key(operation_id: str) -> str:
     return f"wowsino:operations:{operation_id}"
 
 
-# KEYS: the result key; ARGV: the outcome, its TTL, the channel, the operation id. A script, so the
-# answers of the draws that one transaction carried out go to Redis in one pipeline (``Lua``).
+# KEYS: the result keys; ARGV: their TTL, the channel, then each operation's id and outcome. A script, so
+# the answers of the draws that one transaction carried out go to Redis in one call.
 _PUBLISH = Lua("""
-redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return redis.call('publish', ARGV[3], ARGV[4] .. ' ' .. ARGV[1])
+for i, key in ipairs(KEYS) do
+  local id, outcome = ARGV[2 * i + 1], ARGV[2 * i + 2]
+  redis.call('set', key, outcome, 'EX', ARGV[1])
+  redis.call('publish', ARGV[2], id .. ' ' .. outcome)
+end
+return 0
 """)
 
 
 async def publish_result(redis: Redis, operation_id: str, outcome: dict[str, Any]) -> None:
     """Store and announce an outcome: ``{"status", "body", "deduped"}`` or ``{"error": {...}}``."""
-    await _PUBLISH(redis, [result_key(operation_id)], [json.dumps(outcome), RESULT_TTL_S, CHANNEL, operation_id])
+    await publish_results(redis, [(operation_id, outcome)])
+
+
+async def publish_results(redis: Redis, outcomes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``publish_result`` for many operations, in one script call."""
+    if not outcomes:
+        return
+    args: list[Any] = [RESULT_TTL_S, CHANNEL]
+    for operation_id, outcome in outcomes:
+        args += [operation_id, json.dumps(outcome)]
+    await _PUBLISH(redis, [result_key(operation_id) for operation_id, _ in outcomes], args)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import dramatiq
 import httpx
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from actors.draws import player_lock
+from actors.locks import lock_key
 from models.idempotency import fingerprint
 from tests.support.api import Operator
 from tests.support.load import post_many, post_many_async
@@ -236,3 +239,26 @@ def _other_key(stack: Stack) -> str:
 
     with stack.admin() as admin:
         return provision(admin, stack.url).key
+
+
+def test_an_open_waits_while_its_players_lock_is_held_elsewhere(stack: Stack, operator: Operator) -> None:
+    """Per-player serialization across processes: a draw never runs while another holder has the player."""
+    username, other = operator.player(), operator.player()
+    box = operator.lootbox()
+    lock = lock_key(player_lock(_principal_ids(stack, operator)["brand_id"], "live", username))
+    client = redis.Redis.from_url(stack.redis_url)
+    client.set(lock, "another-worker", px=60_000)
+    path, body = f"/v1/lootbox/{box['id']}/open", {"user_id": username, "idempotency_key": "w"}
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(operator.client.post, path, json=body)
+            beside = operator.client.post(path, json={"user_id": other})
+            assert beside.status_code == 201  # another player's draw goes on meanwhile
+            assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 0
+            client.delete(lock)
+            assert waiting.result().status_code in {201, 202}  # 202 if the lock outlasted the API's wait
+    finally:
+        client.delete(lock)
+    wait_until(lambda: operator.client.post(path, json=body).status_code == 201, what="the open")
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1
+    wait_until(lambda: not client.exists(lock), what="the lock's release")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from redis.exceptions import ResponseError
 
-from actors.locks import hold
+from actors.locks import hold, lock_key, release_each, take_each
 from models.redis_client import Lua, connect
 from tests.support.processes import start_redis
 
@@ -91,3 +91,20 @@ def test_a_lock_wanted_by_many_at_once_has_one_holder_at_a_time(redis_url: str) 
     assert len(most) == 40
     assert max(most) == 1
     assert left == 0
+
+
+def test_locks_taken_together_skip_those_held_elsewhere_and_release_only_their_own(redis_url: str) -> None:
+    async def scenario() -> tuple[list[bool], list[bool], list[bytes | None]]:
+        client = connect(redis_url)
+        await client.set(lock_key("held"), "someone-else", px=60_000)
+        first = await take_each(client, ["a", "held", "b"], "mine", 60_000)
+        again = await take_each(client, ["a", "c"], "other", 60_000)
+        await release_each(client, ["a", "held", "b", "c"], "mine")
+        left = [await client.get(lock_key(name)) for name in ("a", "held", "b", "c")]
+        await client.aclose()
+        return first, again, left
+
+    first, again, left = asyncio.run(scenario())
+    assert first == [True, False, True]
+    assert again == [False, True]
+    assert left == [None, b"someone-else", None, b"other"]
