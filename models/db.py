@@ -7,15 +7,19 @@ of accepted messages lives in a file of its own beside the database (``inbox_url
 accepting a request never waits for the workers' write lock; on PostgreSQL it is an ordinary table.
 
 SQLite's write engines call SQLite in the event loop's own thread (``InlineConnection``); reads, which
-can scan many rows (listings, statistics), keep aiosqlite's thread so they never hold up the loop.
+can scan many rows (listings, statistics), keep aiosqlite's thread so they never hold up the loop. So
+that no commit waits on the disk either, those connections never copy the write-ahead log back into the
+database themselves: a thread of the process does (``Checkpointer``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
@@ -32,6 +36,8 @@ from sqlalchemy.sql.dml import Insert
 from config import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 30
+CHECKPOINT_INTERVAL_S = 0.2
+log = logging.getLogger("wowsino.db")
 T = TypeVar("T")
 
 
@@ -78,6 +84,8 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if immediate:  # the process's Checkpointer copies the log back, off the event loop
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -145,6 +153,39 @@ class WriterLock:
         os.close(self.fd)
 
 
+class Checkpointer:
+    """Copies a SQLite file's write-ahead log back into the file, from a thread of its own, a few times a
+    second.
+
+    SQLite does this by itself in the commit that takes the log past a thousand pages, and that commit
+    then writes and syncs the database file: in an event loop's thread (``InlineConnection``) every task
+    of the process would wait for the disk. A passive checkpoint never waits for readers or writers;
+    whatever it cannot copy yet, the next one does.
+    """
+
+    def __init__(self, database: str, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        self.database = database
+        self.interval_s = interval_s
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"checkpoint {Path(database).name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.database, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            while not self.stopping.wait(self.interval_s):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # a busy or missing file: the next round tries again
+                    log.warning("could not checkpoint %s", self.database, exc_info=True)
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+
 class Database:
     """The engines of one process; ``transaction()`` for writes, ``reader()`` for reads."""
 
@@ -164,6 +205,8 @@ class Database:
         # SQLite has one writer at a time: writers queue for it here, not in SQLite's busy handler.
         self._one_writer = WriterLock(str(make_url(url).database)) if settings.is_sqlite else None
         self._one_inbox_writer = WriterLock(self.inbox_file) if self.inbox_file else None
+        files = [str(make_url(url).database), self.inbox_file] if settings.is_sqlite else []
+        self._checkpointers = [Checkpointer(file) for file in files if file]
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -188,6 +231,8 @@ class Database:
         for lock in (self._one_writer, self._one_inbox_writer):
             if lock is not None:
                 lock.close()
+        for checkpointer in self._checkpointers:
+            checkpointer.close()
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 from pathlib import Path
 
@@ -60,3 +61,37 @@ def test_a_failed_write_rolls_back_and_the_connection_serves_the_next(tmp_path: 
             await db.dispose()
 
     assert asyncio.run(scenario()) == [2]
+
+
+def _log_frames(database: Path) -> tuple[int, int]:
+    """The write-ahead log's frames, and how many of them are copied back (SQLite's WAL index header)."""
+    index = Path(f"{database}-shm").read_bytes()[:136]
+    return struct.unpack_from("=I", index, 16)[0], struct.unpack_from("=I", index, 96)[0]
+
+
+def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path: Path) -> None:
+    """No commit in the event loop's thread copies the log back (that would wait on the disk): the
+    process's checkpoint thread does."""
+    database = tmp_path / "app.db"
+
+    async def scenario() -> tuple[int, tuple[int, int]]:
+        db = Database(load_settings({"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}))
+        try:
+            async with db.transaction() as session:
+                autocheckpoint = int((await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one())
+                await session.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)"))
+            for n in range(50):
+                async with db.transaction() as session:
+                    await session.execute(text("INSERT INTO t VALUES (:n, :pad)"), {"n": n, "pad": "x" * 2000})
+            for _ in range(200):
+                frames, copied = _log_frames(database)
+                if frames and copied == frames:
+                    break
+                await asyncio.sleep(0.05)
+            return autocheckpoint, _log_frames(database)
+        finally:
+            await db.dispose()
+
+    autocheckpoint, (frames, copied) = asyncio.run(scenario())
+    assert autocheckpoint == 0
+    assert frames > 50 and copied == frames
