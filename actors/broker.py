@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dramatiq
 import msgspec
-from dramatiq.broker import Consumer
-from dramatiq.brokers.redis import RedisBroker
+import redis
+from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.encoder import Encoder
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware.asyncio import AsyncIO
 
 from config import get_settings
@@ -18,6 +20,12 @@ from models.redis_client import connect_sync
 QUEUE_DRAWS = "draws"
 QUEUE_EVENTS = "events"
 QUEUE_WEBHOOKS = "webhooks"
+NAMESPACE = "wowsino"
+
+
+def bell_key(queue: str) -> str:
+    """The list whose item says that *queue* (a queue's Redis key, ``wowsino:draws``) has a new message."""
+    return f"{queue}.bell"
 
 
 class MsgspecJSON(Encoder):
@@ -35,15 +43,41 @@ class MsgspecJSON(Encoder):
         return decoded
 
 
+class _BellConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, which waits for its queue's bell rather than sleeping when it is empty.
+
+    The API rings a queue's bell (``bell_key``) with every message it queues, in the same script; an idle
+    consumer blocks on the bell (``BRPOP``) for up to its idle poll, so it fetches a new message at once
+    instead of at its next look. Messages queued without a ring (retries, the sweep's) wait for the look.
+    """
+
+    def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, idle_poll_ms: int) -> None:
+        super().__init__(broker, queue_name, prefetch, 0)  # type: ignore[no-untyped-call]  # never sleeps
+        self.idle_poll_s = idle_poll_ms / 1000
+        self.bell = bell_key(f"{broker.namespace}:{queue_name}")
+
+    def __next__(self) -> MessageProxy | None:
+        message: MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
+        if message is None:
+            try:
+                if self.outstanding_message_count < self.prefetch:  # it found the queue empty
+                    self.broker.client.brpop([self.bell], timeout=self.idle_poll_s)
+                else:  # every slot is taken until a message is acknowledged
+                    time.sleep(self.idle_poll_s)
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+        return message
+
+
 class PromptRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker, whose idle consumers look at their queue again within a bounded time.
+    """Dramatiq's Redis broker, whose idle consumers wait for a new message within a bounded time.
 
     A consumer that finds its queue empty backs off exponentially up to the worker timeout (a second
     by default), so a message sent to a worker that has just emptied its queue waited up to that long:
-    the draws a player waits for must not (``idle_poll_ms``). Each look is a script call on the idle
-    worker's CPU, so the queues nobody waits on (pipeline events, webhooks, delayed retries) are looked
-    at less often (``background_idle_poll_ms``): at ten looks a second, idle events and webhooks workers
-    stop taking CPU from a busy draws worker on the same machine.
+    the draws a player waits for must not. An idle consumer here waits on its queue's bell
+    (``_BellConsumer``), and looks at the queue again after its idle poll at the latest (``idle_poll_ms``).
+    Each look is a script call on the idle worker's CPU, so the queues nobody waits on (pipeline events,
+    webhooks, delayed retries) are looked at less often (``background_idle_poll_ms``).
     """
 
     def __init__(self, *, idle_poll_ms: int, background_idle_poll_ms: int, **options: Any) -> None:
@@ -53,7 +87,7 @@ class PromptRedisBroker(RedisBroker):
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         poll = self.idle_poll_ms if queue_name == QUEUE_DRAWS else self.background_idle_poll_ms
-        return super().consume(queue_name, prefetch, min(timeout, poll))  # type: ignore[no-untyped-call]
+        return _BellConsumer(self, queue_name, prefetch, min(timeout, poll))
 
 
 def build_broker() -> RedisBroker:
@@ -63,7 +97,7 @@ def build_broker() -> RedisBroker:
         idle_poll_ms=max(1, round(settings.broker_idle_poll_s * 1000)),
         background_idle_poll_ms=max(1, round(settings.broker_background_idle_poll_s * 1000)),
         client=connect_sync(settings.redis_url),
-        namespace="wowsino",
+        namespace=NAMESPACE,
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,
     )

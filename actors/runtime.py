@@ -23,6 +23,7 @@ from models.redis_client import connect
 
 log = logging.getLogger("wowsino.actors")
 R = TypeVar("R")
+SETTLE_PAUSE_S = 0.05
 
 
 @dataclass
@@ -55,6 +56,9 @@ async def _settle_logged(message_ids: list[str]) -> None:
 async def _settle(message_ids: list[str]) -> None:
     async with runtime().db.inbox() as session:
         await inbox.settle(session, message_ids)
+    # The messages carried out meanwhile wait for the next settling: a busy worker pays one inbox
+    # transaction per pause, not one per draw transaction. Nothing waits for a settling.
+    await asyncio.sleep(SETTLE_PAUSE_S)
 
 
 # Concurrent actors' messages are settled together: one inbox transaction for all that wait.

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from actors.broker import bell_key
 from actors.draws import close_tournament_actor, draw_raffle_actor
 from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
@@ -53,11 +54,14 @@ async def sweep_outbox() -> int:
     return len(overdue)
 
 
-# KEYS: queue hash, queue list; ARGV: message id, message data. Queues the message unless it is there.
+# KEYS: queue hash, queue list, queue bell; ARGV: message id, message data. Queues the message unless
+# it is there, and rings the queue's bell (``actors.broker``).
 _REQUEUE = Lua("""
 if redis.call('hexists', KEYS[1], ARGV[1]) == 1 then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
 redis.call('rpush', KEYS[2], ARGV[1])
+redis.call('lpush', KEYS[3], '1')
+redis.call('ltrim', KEYS[3], 0, 0)
 return 1
 """)
 
@@ -70,7 +74,8 @@ async def sweep_inbox() -> int:
         overdue = await inbox.overdue(session, now, SWEEP_BATCH)
     requeued = 0
     for message in overdue:  # still queued or in a worker's hands: HEXISTS finds it and nothing is added
-        requeued += await _REQUEUE(rt.redis, [f"{message.queue}.msgs", message.queue], [message.id, message.data])
+        keys = [f"{message.queue}.msgs", message.queue, bell_key(message.queue)]
+        requeued += await _REQUEUE(rt.redis, keys, [message.id, message.data])
     async with rt.db.inbox() as session:
         if overdue:
             await inbox.postpone(session, [message.id for message in overdue], grace_s=rt.settings.outbox_grace_s)

@@ -16,28 +16,31 @@ from typing import Any
 
 import dramatiq
 
+from actors.broker import NAMESPACE, bell_key
 from api.state import AppState
 from models.inbox import Queued
 from models.redis_client import Lua
 
-NAMESPACE = "wowsino"
-
-# KEYS: claim, queue hash, queue list, [pending marker]; ARGV: claim value, ttl, message id, message data.
+# KEYS: claim, queue hash, queue list, queue bell, [pending marker]; ARGV: claim value, ttl, message id,
+# message data. The bell wakes an idle consumer (``actors.broker``): one item is enough, however many
+# messages came.
 _CLAIM_AND_ENQUEUE = Lua("""
 if KEYS[1] ~= '' and not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   return 0
 end
 redis.call('hset', KEYS[2], ARGV[3], ARGV[4])
 redis.call('rpush', KEYS[3], ARGV[3])
-if KEYS[4] then redis.call('set', KEYS[4], '1', 'EX', ARGV[2]) end
+redis.call('lpush', KEYS[4], '1')
+redis.call('ltrim', KEYS[4], 0, 0)
+if KEYS[5] then redis.call('set', KEYS[5], '1', 'EX', ARGV[2]) end
 return 1
 """)
 
 
-# KEYS: queue hash, queue list; ARGV: ttl, message id, message data, the claims one per line (sent as
-# one argument: a thousand separate keys cost more to pack than the whole script takes to run). Returns
-# a string with a "1" (new) or "0" per claim, one bulk reply. The message is queued when at least one
-# claim was new (its other events are duplicates, no-ops).
+# KEYS: queue hash, queue list, queue bell; ARGV: ttl, message id, message data, the claims one per line
+# (sent as one argument: a thousand separate keys cost more to pack than the whole script takes to run).
+# Returns a string with a "1" (new) or "0" per claim, one bulk reply. The message is queued when at
+# least one claim was new (its other events are duplicates, no-ops).
 _CLAIM_MANY_AND_ENQUEUE = Lua("""
 local fresh = {}
 local any = false
@@ -49,6 +52,8 @@ end
 if any then
   redis.call('hset', KEYS[1], ARGV[2], ARGV[3])
   redis.call('rpush', KEYS[2], ARGV[2])
+  redis.call('lpush', KEYS[3], '1')
+  redis.call('ltrim', KEYS[3], 0, 0)
 end
 return table.concat(fresh)
 """)
@@ -79,7 +84,7 @@ async def claim_and_enqueue(
 ) -> bool:
     """Claim *claim* (if given) and enqueue *job* atomically, then keep it; False when the claim was taken."""
     queued = job.encode()
-    keys = [claim, f"{queued.queue}.msgs", queued.queue, *([pending] if pending else [])]
+    keys = [claim, f"{queued.queue}.msgs", queued.queue, bell_key(queued.queue), *([pending] if pending else [])]
     ttl_s = state.settings.idempotency_ttl_s
     if not await _CLAIM_AND_ENQUEUE(state.redis, keys, [value, ttl_s, queued.id, queued.data]):
         return False
@@ -90,7 +95,7 @@ async def claim_and_enqueue(
 async def claim_many_and_enqueue(state: AppState, job: Job, claims: Sequence[str]) -> list[bool]:
     """Claim every business id and queue *job* once, atomically, then keep it; which claims were new."""
     queued = job.encode()
-    keys = [f"{queued.queue}.msgs", queued.queue]
+    keys = [f"{queued.queue}.msgs", queued.queue, bell_key(queued.queue)]
     lines = "\n".join(claims)  # claim keys hold printable characters only (validated ids)
     flags = await _CLAIM_MANY_AND_ENQUEUE(
         state.redis, keys, [state.settings.idempotency_ttl_s, queued.id, queued.data, lines]

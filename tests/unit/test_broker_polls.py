@@ -12,7 +12,7 @@ from actors.broker import QUEUE_DRAWS, QUEUE_EVENTS, QUEUE_WEBHOOKS, PromptRedis
 def _look(broker: PromptRedisBroker, queue: str, timeout: int = 1000) -> int:
     """How long the consumer of *queue* waits, at most, before looking at it again once it was empty."""
     consumer: Any = broker.consume(queue, timeout=timeout)
-    return int(consumer.timeout)
+    return round(consumer.idle_poll_s * 1000)
 
 
 def test_idle_draws_consumers_look_again_sooner_than_background_ones() -> None:

@@ -1,0 +1,80 @@
+"""An idle consumer waits on its queue's bell: a message the API or the sweep queues wakes it at once,
+not at its next look (which these consumers would take 20 s to make)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+from redis import Redis
+
+from actors.broker import QUEUE_DRAWS, PromptRedisBroker, bell_key
+from actors.scheduler import _REQUEUE
+from api.enqueue import _CLAIM_AND_ENQUEUE
+from models.redis_client import connect
+from tests.support.processes import start_redis, wait_until
+
+IDLE_POLL_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
+    yield url
+    server.stop()
+
+
+def _message(broker: PromptRedisBroker) -> tuple[str, bytes]:
+    message_id = str(uuid.uuid4())
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=QUEUE_DRAWS,
+        actor_name="bell_test",
+        args=(),
+        kwargs={},
+        options={"redis_message_id": message_id},
+        message_id=message_id,
+    )
+    return message_id, message.encode()
+
+
+async def _claim_and_enqueue(url: str, queue: str, message_id: str, data: bytes) -> None:
+    client = connect(url)
+    keys = [f"claim:{message_id}", f"{queue}.msgs", queue, bell_key(queue)]
+    assert await _CLAIM_AND_ENQUEUE(client, keys, [message_id, 60, message_id, data]) == 1
+    await client.aclose()
+
+
+async def _requeue(url: str, queue: str, message_id: str, data: bytes) -> None:
+    client = connect(url)
+    assert await _REQUEUE(client, [f"{queue}.msgs", queue, bell_key(queue)], [message_id, data]) == 1
+    await client.aclose()
+
+
+@pytest.mark.parametrize("enqueue", [_claim_and_enqueue, _requeue], ids=["api", "sweep"])
+def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -> None:
+    import asyncio
+
+    namespace = f"bell-{uuid.uuid4().hex[:8]}"
+    broker = PromptRedisBroker(
+        idle_poll_ms=IDLE_POLL_MS,
+        background_idle_poll_ms=IDLE_POLL_MS,
+        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
+        namespace=namespace,
+    )
+    consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
+    woken: list[object] = []
+    waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
+    waiting.start()  # the queue is empty: the consumer waits on the bell
+    watcher = Redis.from_url(redis_url)
+    wait_until(lambda: int(watcher.info("clients")["blocked_clients"]) == 1, what="the consumer to wait")
+    message_id, data = _message(broker)
+    asyncio.run(enqueue(redis_url, f"{namespace}:{QUEUE_DRAWS}", message_id, data))
+    waiting.join(timeout=IDLE_POLL_MS / 2000)
+    assert not waiting.is_alive(), "the consumer slept through the bell"
+    fetched = woken[0] or next(consumer)  # woken before the message was there: it fetches it now
+    assert fetched is not None and fetched.message_id == message_id
