@@ -46,9 +46,10 @@ class MsgspecJSON(Encoder):
 class _BellConsumer(_RedisConsumer):
     """Dramatiq's Redis consumer, which waits for its queue's bell rather than sleeping when it is empty.
 
-    The API rings a queue's bell (``bell_key``) with every message it queues, in the same script; an idle
-    consumer blocks on the bell (``BRPOP``) for up to its idle poll, so it fetches a new message at once
-    instead of at its next look. Messages queued without a ring (retries, the sweep's) wait for the look.
+    The API (and the scheduler's sweep) rings a queue's bell (``bell_key``) with every message it queues,
+    in the same script; an idle consumer blocks on the bell (``BRPOP``) for up to its idle poll, so it
+    fetches a new message at once instead of at its next look. Messages that Dramatiq queues itself
+    (retries, webhook deliveries) ring no bell and wait for the look.
     """
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, idle_poll_ms: int) -> None:
