@@ -8,13 +8,15 @@ from typing import Any
 import dramatiq
 import msgspec
 import redis
-from dramatiq.broker import Consumer, MessageProxy
+from dramatiq import Middleware, Worker
+from dramatiq.broker import Broker, Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.encoder import Encoder
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware.asyncio import AsyncIO
 
 from config import get_settings
+from config.process import freeze_startup_heap
 from models.redis_client import connect_sync
 
 QUEUE_DRAWS = "draws"
@@ -91,6 +93,13 @@ class PromptRedisBroker(RedisBroker):
         return _BellConsumer(self, queue_name, prefetch, min(timeout, poll))
 
 
+class FreezeStartupHeap(Middleware):
+    """Freezes a worker process's start-up heap once its worker runs (``config.process``)."""
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        freeze_startup_heap()
+
+
 def build_broker() -> RedisBroker:
     """A Redis broker whose heartbeat timeout, maintenance chance and idle polls come from settings."""
     settings = get_settings()
@@ -103,6 +112,7 @@ def build_broker() -> RedisBroker:
         maintenance_chance=settings.broker_maintenance_chance,
     )
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(FreezeStartupHeap())
     return broker
 
 

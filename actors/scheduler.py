@@ -23,6 +23,7 @@ from actors.broker import bell_key
 from actors.draws import close_tournament_actor, draw_raffle_actor
 from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
+from config.process import freeze_startup_heap
 from models import inbox, raffles, tournaments
 from models.base import new_id, utcnow
 from models.engines import EngineColumns
@@ -114,6 +115,7 @@ async def run_forever() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log.info("scheduler started, every %.2fs", rt.settings.scheduler_interval_s)
+    freeze_startup_heap()
     while not stop.is_set():
         try:
             started = await start_due_engines()

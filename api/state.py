@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from api.inbox import InboxWriter
 from api.waiter import ResultWaiter
 from config import Settings
+from config.process import freeze_startup_heap
 from models.db import Database
 from models.redis_client import connect
 
@@ -59,6 +60,7 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         state = AppState(settings=settings, db=db, redis=redis, waiter=waiter, inbox=inbox)
         state.waiter.start()
         app.state.wowsino = state
+        freeze_startup_heap()
         try:
             yield
         finally:
