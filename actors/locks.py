@@ -14,15 +14,10 @@ from contextlib import asynccontextmanager, suppress
 
 from redis.asyncio import Redis
 
-from models.redis_client import DELETE_IF_OWNED, Lua
+from models.redis_client import Lua
 
-# Taking the lock as a script lets the takes of one event loop turn share a pipeline (``Lua``).
-_TAKE = Lua("return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0")
-_RENEW = Lua(
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-)
-
-# Many locks at once, for one token: KEYS are the locks; ARGV the token (and the TTL in ms).
+# Locks taken, renewed or released together, for one token: KEYS are the locks; ARGV the token (and the
+# TTL in ms). Scripts, so that the calls of one event loop turn share a pipeline (``Lua``).
 _TAKE_EACH = Lua("""
 local taken = {}
 for i, key in ipairs(KEYS) do taken[i] = redis.call('set', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0 end
@@ -45,25 +40,24 @@ class LockTimeout(Exception):
 @asynccontextmanager
 async def hold(redis: Redis, name: str, *, ttl_s: float, wait_s: float) -> AsyncIterator[None]:
     """Hold the lock *name* for the body of the ``async with``, waiting up to *wait_s* for it."""
-    key = lock_key(name)
     token = secrets.token_hex(16)
     ttl_ms = int(ttl_s * 1000)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     pause = 0.002
-    while not await _TAKE(redis, [key], [token, ttl_ms]):
+    while not (await take_each(redis, [name], token, ttl_ms))[0]:
         if loop.time() >= deadline:
             raise LockTimeout(name)
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.01)  # a hot player hands the lock on within ~10 ms
-    renewer = asyncio.create_task(_renew(redis, key, token, ttl_ms))
+    renewer = asyncio.create_task(renew_each(redis, [name], token, ttl_ms))
     try:
         yield
     finally:
         renewer.cancel()
         with suppress(asyncio.CancelledError):
             await renewer
-        await DELETE_IF_OWNED(redis, [key], [token])
+        await release_each(redis, [name], token)
 
 
 def lock_key(name: str) -> str:
@@ -89,10 +83,3 @@ async def renew_each(redis: Redis, names: Sequence[str], token: str, ttl_ms: int
     while True:
         await asyncio.sleep(ttl_ms / 3000)
         await _RENEW_EACH(redis, keys, [token, ttl_ms])
-
-
-async def _renew(redis: Redis, key: str, token: str, ttl_ms: int) -> None:
-    while True:
-        await asyncio.sleep(ttl_ms / 3000)
-        if not await _RENEW(redis, [key], [token, ttl_ms]):
-            return
