@@ -81,7 +81,6 @@ async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform,
 class _Waiting:
     request: DrawRequest
     lock: str  # the player's
-    owner: str
     inbox_id: str
     deadline: float  # when to stop waiting for the lock
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -104,10 +103,9 @@ class PrizeDraws:
 
     async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest, inbox_id: str) -> None:
         """Draw, answer and settle *request*; raise what should make its message run again."""
-        rt = runtime()
-        lock = player_lock(scope[2], scope[1], request.username)
-        deadline = asyncio.get_running_loop().time() + rt.settings.player_lock_wait_s
-        waiting = _Waiting(request, lock, f"{scope[0]}:{scope[1]}", inbox_id, deadline)
+        _, mode, brand_id = scope
+        deadline = asyncio.get_running_loop().time() + runtime().settings.player_lock_wait_s
+        waiting = _Waiting(request, player_lock(brand_id, mode, request.username), inbox_id, deadline)
         self.waiting.setdefault((engine, *scope), []).append(waiting)
         if self.running is None:
             self.running = asyncio.get_running_loop().create_task(self._drain())
@@ -167,24 +165,25 @@ class PrizeDraws:
             results = await self._draw(PRIZE_SPECS[key[0]], key[1:], [waiting.request for waiting in group])
         finally:
             renewer.cancel()
-        await self._answer(group, results, locks, token)
+        await self._answer(f"{key[1]}:{key[2]}", group, results, locks, token)
         return True
 
     async def _answer(
-        self, group: list[_Waiting], results: Sequence[Outcome | Exception], locks: list[str], token: str
+        self, owner: str, group: list[_Waiting], results: Sequence[Outcome | Exception], locks: list[str], token: str
     ) -> None:
-        """Release the group's locks and publish its answers, together; then settle the answered messages.
-        A draw that failed (not a refusal) raises in its actor, so that its message runs again."""
+        """Release the group's locks and publish its answers (of *owner*, ``tenant:mode``), together; then
+        settle the answered messages. A draw that failed (not a refusal) raises in its actor, so that its
+        message runs again."""
         rt = runtime()
         answered: list[tuple[_Waiting, dict[str, Any]]] = []
         for waiting, result in zip(group, results, strict=True):
             if isinstance(result, DomainError):
-                answered.append((waiting, {"owner": waiting.owner, "error": result.to_dict()}))
+                answered.append((waiting, {"owner": owner, "error": result.to_dict()}))
             elif isinstance(result, Exception):
                 resolve(waiting.done, result)
             else:
                 status, body, _, deduped = result
-                outcome = {"owner": waiting.owner, "status": status, "body": body, "deduped": deduped}
+                outcome = {"owner": owner, "status": status, "body": body, "deduped": deduped}
                 answered.append((waiting, outcome))
         released, published = await asyncio.gather(
             release_each(rt.redis, locks, token),
@@ -194,7 +193,7 @@ class PrizeDraws:
         if isinstance(released, Exception):  # they expire within the lock's TTL
             log.warning("could not release the locks of %d draws: %r", len(locks), released)
         for waiting, _ in answered:
-            resolve(waiting.done, published if isinstance(published, Exception) else None)
+            resolve(waiting.done, published if isinstance(published, BaseException) else None)
         if not isinstance(published, BaseException):
             settle_inbox([waiting.inbox_id for waiting, _ in answered])
 

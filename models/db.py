@@ -203,10 +203,10 @@ class Database:
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._inbox = async_sessionmaker(self.inbox_engine, expire_on_commit=False)
         # SQLite has one writer at a time: writers queue for it here, not in SQLite's busy handler.
-        self._one_writer = WriterLock(str(make_url(url).database)) if settings.is_sqlite else None
+        database = str(make_url(url).database)
+        self._one_writer = WriterLock(database) if settings.is_sqlite else None
         self._one_inbox_writer = WriterLock(self.inbox_file) if self.inbox_file else None
-        files = [str(make_url(url).database), self.inbox_file] if settings.is_sqlite else []
-        self._checkpointers = [Checkpointer(file) for file in files if file]
+        self._checkpointers = [Checkpointer(database), Checkpointer(self.inbox_file)] if self.inbox_file else []
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
