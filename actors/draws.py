@@ -81,7 +81,6 @@ async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform,
 class _Waiting:
     request: DrawRequest
     lock: str  # the player's
-    inbox_id: str
     deadline: float  # when to stop waiting for the lock
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -101,11 +100,11 @@ class PrizeDraws:
         self.waiting: dict[tuple[str, str, str, str], list[_Waiting]] = {}
         self.running: asyncio.Task[None] | None = None
 
-    async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest, inbox_id: str) -> None:
-        """Draw, answer and settle *request*; raise what should make its message run again."""
+    async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest) -> None:
+        """Draw and answer *request*; raise what should make its message run again."""
         _, mode, brand_id = scope
         deadline = asyncio.get_running_loop().time() + runtime().settings.player_lock_wait_s
-        waiting = _Waiting(request, player_lock(brand_id, mode, request.username), inbox_id, deadline)
+        waiting = _Waiting(request, player_lock(brand_id, mode, request.username), deadline)
         self.waiting.setdefault((engine, *scope), []).append(waiting)
         if self.running is None:
             self.running = asyncio.get_running_loop().create_task(self._drain())
@@ -171,9 +170,8 @@ class PrizeDraws:
     async def _answer(
         self, owner: str, group: list[_Waiting], results: Sequence[Outcome | Exception], locks: list[str], token: str
     ) -> None:
-        """Release the group's locks and publish its answers (of *owner*, ``tenant:mode``), together; then
-        settle the answered messages. A draw that failed (not a refusal) raises in its actor, so that its
-        message runs again."""
+        """Release the group's locks and publish its answers (of *owner*, ``tenant:mode``), together. A draw
+        that failed (not a refusal) raises in its actor, so that its message runs again."""
         rt = runtime()
         answered: list[tuple[_Waiting, dict[str, Any]]] = []
         for waiting, result in zip(group, results, strict=True):
@@ -194,8 +192,6 @@ class PrizeDraws:
             log.warning("could not release the locks of %d draws: %r", len(locks), released)
         for waiting, _ in answered:
             resolve(waiting.done, published if isinstance(published, BaseException) else None)
-        if not isinstance(published, BaseException):
-            settle_inbox([waiting.inbox_id for waiting, _ in answered])
 
     async def _draw(
         self, spec: Spec, scope: tuple[str, ...], requests: list[DrawRequest]
@@ -226,7 +222,21 @@ _prize_draws = per_loop(PrizeDraws)
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
-async def draw_prize_actor(
+async def draw_prizes_actor(draws: list[list[Any]], inbox_id: str = "") -> None:
+    """Open lootboxes or play mini-games for players, each draw given as the arguments of ``draw_call``.
+
+    An API process queues the draws submitted while its previous message was being queued as one message
+    (``api.enqueue.Batches``). Each draw is answered as soon as it is drawn; should one fail, the message runs
+    again, and the draws already made find their idempotency records.
+    """
+    results = await asyncio.gather(*(_prize_draws().draw(*draw_call(*args)) for args in draws), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    settle_inbox([inbox_id])
+
+
+def draw_call(
     operation_id: str,
     engine: str,
     tenant_id: str,
@@ -237,11 +247,10 @@ async def draw_prize_actor(
     client_seed: str | None,
     idempotency_key: str,
     fingerprint: str,
-    inbox_id: str = "",
-) -> None:
-    """Open a lootbox or play a mini-game for a player; safe to run twice (the idempotency record is unique)."""
+) -> tuple[str, tuple[str, str, str], DrawRequest]:
+    """One draw of a ``draw_prizes_actor`` message: its engine kind, scope and request."""
     request = DrawRequest(engine_id, username, client_seed, idempotency_key, fingerprint, operation_id)
-    await _prize_draws().draw(engine, (tenant_id, mode, brand_id), request, inbox_id)
+    return engine, (tenant_id, mode, brand_id), request
 
 
 @dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)

@@ -12,14 +12,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
+import msgspec
+from redis.asyncio import Redis
 
 from actors.broker import NAMESPACE, bell_key
-from api.state import AppState
+from models.gathering import Gatherer
 from models.inbox import Queued
 from models.redis_client import Lua
+
+if TYPE_CHECKING:
+    from api.inbox import InboxWriter
+    from api.state import AppState
 
 # KEYS: claim, queue hash, queue list, queue bell, [pending marker]; ARGV: claim value, ttl, message id,
 # message data. The bell wakes an idle consumer (``actors.broker``): one item is enough, however many
@@ -59,12 +65,42 @@ return table.concat(fresh)
 """)
 
 
+# KEYS: queue hash, queue list, queue bell, then each job's claim and pending marker; ARGV: ttl, message id, the
+# message's text before and after its list of jobs, then each job's claim value and arguments (JSON). The
+# message carries the jobs whose claims were new, if any. Returns a "1" (new) or "0" per job.
+_CLAIM_EACH_AND_ENQUEUE = Lua("""
+local chosen, fresh = {}, {}
+for j = 1, (#KEYS - 3) / 2 do
+  if redis.call('set', KEYS[2 + 2 * j], ARGV[3 + 2 * j], 'NX', 'EX', ARGV[1]) then
+    redis.call('set', KEYS[3 + 2 * j], '1', 'EX', ARGV[1])
+    chosen[#chosen + 1] = ARGV[4 + 2 * j]
+    fresh[j] = '1'
+  else
+    fresh[j] = '0'
+  end
+end
+if #chosen > 0 then
+  redis.call('hset', KEYS[1], ARGV[2], ARGV[3] .. table.concat(chosen, ',') .. ARGV[4])
+  redis.call('rpush', KEYS[2], ARGV[2])
+  redis.call('lpush', KEYS[3], '1')
+  redis.call('ltrim', KEYS[3], 0, 0)
+end
+return table.concat(fresh)
+""")
+_SLOT = "(the batched jobs)"  # stands for the list of jobs in a batched message's text
+
+
 @dataclass(frozen=True)
 class Job:
-    """One actor call, as ids and primitives; the actor takes ``inbox_id``, settling its inbox row."""
+    """One actor call, as ids and primitives; the actor takes ``inbox_id``, settling its inbox row.
+
+    A batched job's *args* are one item of its actor's first and only argument, a list: the jobs waiting to be
+    queued together go in one message (``Batches``).
+    """
 
     actor: dramatiq.Actor[Any, Any]
     args: Sequence[Any]
+    batched: bool = False
 
     def encode(self) -> Queued:
         message_id = str(uuid.uuid4())  # the message's id, its id in the Redis queue and its inbox row's
@@ -83,6 +119,8 @@ async def claim_and_enqueue(
     state: AppState, job: Job, *, claim: str = "", value: str = "", pending: str | None = None
 ) -> bool:
     """Claim *claim* (if given) and enqueue *job* atomically, then keep it; False when the claim was taken."""
+    if job.batched:
+        return await state.batches.claim_and_enqueue(job, claim, value, pending or "")
     queued = job.encode()
     keys = [claim, f"{queued.queue}.msgs", queued.queue, bell_key(queued.queue), *([pending] if pending else [])]
     ttl_s = state.settings.idempotency_ttl_s
@@ -104,3 +142,59 @@ async def claim_many_and_enqueue(state: AppState, job: Job, claims: Sequence[str
     if any(fresh):
         await state.inbox.keep([queued])
     return fresh
+
+
+@dataclass
+class _Claimed:
+    job: Job
+    claim: str
+    value: str
+    pending: str
+    fresh: bool = False
+
+
+class Batches:
+    """Queues this API process's batched jobs (``Job.batched``): the jobs submitted while one message is being
+    queued share the next message (``models.gathering``), one script call for their claims and the message.
+
+    A busy process sends a worker one message for several draws, so the worker's cost per message (fetching,
+    handing it to a thread and to the event loop, acknowledging it) is shared; an idle one queues each at once.
+    """
+
+    def __init__(self, redis: Redis, inbox: InboxWriter, ttl_s: int) -> None:
+        self.redis = redis
+        self.inbox = inbox
+        self.ttl_s = ttl_s
+        self.gatherer: Gatherer[_Claimed] = Gatherer(self._queue)
+
+    async def claim_and_enqueue(self, job: Job, claim: str, value: str, pending: str) -> bool:
+        """Claim *claim* and queue *job* in the next message, atomically, then keep it; False when taken."""
+        claimed = _Claimed(job, claim, value, pending)
+        await self.gatherer.add([claimed])
+        return claimed.fresh
+
+    async def _queue(self, claims: list[_Claimed]) -> None:
+        by_actor: dict[str, list[_Claimed]] = {}
+        for claimed in claims:
+            by_actor.setdefault(claimed.job.actor.actor_name, []).append(claimed)
+        kept = [await self._queue_one(group) for group in by_actor.values()]
+        await self.inbox.keep([queued for queued in kept if queued is not None])
+
+    async def _queue_one(self, claims: list[_Claimed]) -> Queued | None:
+        """One message for *claims* (jobs of one actor), holding those whose claims were new."""
+        template = Job(claims[0].job.actor, (_SLOT,)).encode()
+        head, _, tail = template.data.partition(msgspec.json.encode(_SLOT))
+        head, tail = head + b"[", b"]" + tail
+        jobs = [msgspec.json.encode(list(claimed.job.args)) for claimed in claims]
+        keys = [f"{template.queue}.msgs", template.queue, bell_key(template.queue)]
+        args: list[Any] = [self.ttl_s, template.id, head, tail]
+        for claimed, text in zip(claims, jobs, strict=True):
+            keys += [claimed.claim, claimed.pending]
+            args += [claimed.value, text]
+        flags = await _CLAIM_EACH_AND_ENQUEUE(self.redis, keys, args)
+        for claimed, flag in zip(claims, flags, strict=True):
+            claimed.fresh = flag == ord("1")
+        chosen = [text for claimed, text in zip(claims, jobs, strict=True) if claimed.fresh]
+        if not chosen:
+            return None
+        return Queued(id=template.id, queue=template.queue, data=head + b",".join(chosen) + tail)

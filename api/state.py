@@ -1,5 +1,5 @@
 """What one API process holds for its lifetime: settings, database, Redis, the result waiter, the inbox
-writer and the players it has seen."""
+writer, the batched jobs it queues and the players it has seen."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from litestar import Litestar
 from redis.asyncio import Redis
 
+from api.enqueue import Batches
 from api.inbox import InboxWriter
 from api.waiter import ResultWaiter
 from config import Settings
@@ -44,6 +45,7 @@ class AppState:
     redis: Redis
     waiter: ResultWaiter
     inbox: InboxWriter
+    batches: Batches
     known_players: KnownPlayers = field(default_factory=KnownPlayers)  # players are never deleted
 
 
@@ -57,7 +59,8 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         waiter = ResultWaiter(redis, listener)
         db = Database(settings)
         inbox = InboxWriter(db, grace_s=settings.outbox_grace_s)
-        state = AppState(settings=settings, db=db, redis=redis, waiter=waiter, inbox=inbox)
+        batches = Batches(redis, inbox, settings.idempotency_ttl_s)
+        state = AppState(settings=settings, db=db, redis=redis, waiter=waiter, inbox=inbox, batches=batches)
         state.waiter.start()
         app.state.wowsino = state
         freeze_startup_heap()

@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.draws import draw_prize_actor
+from actors.draws import draw_prizes_actor
 from api.auth import app_state
 from api.dispatch import Submission, submit
 from api.enqueue import Job
@@ -49,7 +49,8 @@ def _routes(spec: Spec, create: HTTPRouteHandler, action: str, *, shape: Any, dr
 
         def job(operation_id: str, key: str, digest: str) -> Job:
             where = (spec.owner_type, principal.tenant_id, principal.mode, principal.brand_id, engine_id)
-            return Job(draw_prize_actor, (operation_id, *where, data.user_id, data.client_seed, key, digest))
+            draw = (operation_id, *where, data.user_id, data.client_seed, key, digest)
+            return Job(draw_prizes_actor, draw, batched=True)
 
         request_body = {"engine_id": engine_id, "user_id": data.user_id, "client_seed": data.client_seed}
         return await submit(state, principal, Submission(spec.operation, data.idempotency_key, request_body, job))

@@ -50,34 +50,12 @@ def test_an_open_message_delivered_twice_has_one_effect(stack: Stack, operator: 
     """At-least-once delivery: the same actor message run twice finds the first result."""
     username = operator.player()
     box = operator.lootbox()
-    me = operator.client.get("/v1/me").json()
-    assert me["tenant"]["key_mode"] == "live"
-    principal = _principal_ids(stack, operator)
     broker = RedisBroker(url=stack.redis_url, namespace="wowsino")
     key = "twice-" + uuid.uuid4().hex
-    digest = fingerprint(
-        {"operation": "lootbox.open", "engine_id": box["id"], "user_id": username, "client_seed": None}
-    )
-    message = dramatiq.Message(
-        queue_name="draws",
-        actor_name="draw_prize_actor",
-        args=(
-            str(uuid.uuid4()),
-            "lootbox",
-            principal["tenant_id"],
-            "live",
-            principal["brand_id"],
-            box["id"],
-            username,
-            None,
-            key,
-            digest,
-        ),
-        kwargs={},
-        options={},
-    )
+    draw = _open(stack, operator, box["id"], username, key)
+    message = _draws_message([draw])
     broker.enqueue(message)
-    broker.enqueue(message.copy(args=(str(uuid.uuid4()), *message.args[1:])))  # a redelivery under another operation
+    broker.enqueue(_draws_message([[str(uuid.uuid4()), *draw[1:]]]))  # a redelivery under another operation
     wait_until(lambda: operator.balance(username) > 0, what="the open")
     wait_until(lambda: broker.client.llen("wowsino:draws") == 0 and not _in_flight(broker), what="both messages")
     opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": key})
@@ -85,6 +63,38 @@ def test_an_open_message_delivered_twice_has_one_effect(stack: Stack, operator: 
     assert opened.json()["deduped"] is True
     assert operator.balance(username) == opened.json()["reward"]["amount"]
     assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1
+
+
+def test_a_message_of_several_opens_of_one_player_draws_each_once_in_turn(stack: Stack, operator: Operator) -> None:
+    """An API process queues the opens submitted together as one message; a player's opens in it take turns."""
+    username = operator.player()
+    box = operator.lootbox()
+    broker = RedisBroker(url=stack.redis_url, namespace="wowsino")
+    keys = ["turns-" + uuid.uuid4().hex for _ in range(3)]
+    draws = [_open(stack, operator, box["id"], username, key) for key in keys]
+    broker.enqueue(_draws_message([*draws, draws[0]]))  # the first open twice: drawn once
+    wait_until(lambda: operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 3, what="the opens")
+    wait_until(lambda: broker.client.llen("wowsino:draws") == 0 and not _in_flight(broker), what="the message")
+    opened = [
+        operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": key})
+        for key in keys
+    ]
+    assert [response.status_code for response in opened] == [201] * 3
+    assert sorted(response.json()["nonce"] for response in opened) == [0, 1, 2]
+    assert operator.balance(username) == sum(response.json()["reward"]["amount"] for response in opened)
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 3
+
+
+def _open(stack: Stack, operator: Operator, box_id: str, username: str, key: str) -> list[str | None]:
+    """The arguments of one lootbox open in a ``draw_prizes_actor`` message, as the API queues them."""
+    principal = _principal_ids(stack, operator)
+    digest = fingerprint({"operation": "lootbox.open", "engine_id": box_id, "user_id": username, "client_seed": None})
+    where = ["lootbox", principal["tenant_id"], "live", principal["brand_id"], box_id]
+    return [str(uuid.uuid4()), *where, username, None, key, digest]
+
+
+def _draws_message(draws: list[list[str | None]]) -> dramatiq.Message[None]:
+    return dramatiq.Message(queue_name="draws", actor_name="draw_prizes_actor", args=(draws,), kwargs={}, options={})
 
 
 def _in_flight(broker: RedisBroker) -> bool:

@@ -1,0 +1,76 @@
+"""Batched jobs on a real Redis and database: the draws an API process submits together go in one message,
+which carries exactly the draws whose idempotency claims were new, and is kept in the inbox as queued."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dramatiq
+import pytest
+
+from actors.draws import draw_prizes_actor
+from api.enqueue import Batches, Job
+from api.inbox import InboxWriter
+from models import inbox
+from models.db import Database
+from models.redis_client import connect
+from tests.support.processes import start_redis
+
+QUEUE = "wowsino:draws"
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
+    yield url
+    server.stop()
+
+
+def _draw(operation_id: str) -> Job:
+    args = (operation_id, "lootbox", "tenant", "live", "brand", "box", "player", None, f"key-{operation_id}", "digest")
+    return Job(draw_prizes_actor, args, batched=True)
+
+
+def test_draws_submitted_together_share_one_message_of_their_new_claims(redis_url: str, db: Database) -> None:
+    async def scenario() -> None:
+        client = connect(redis_url)
+        batches = Batches(client, InboxWriter(db, grace_s=3600), ttl_s=60)
+        jobs = [_draw(f"op-{index}") for index in range(5)]
+        claims = [f"claim:{uuid.uuid4()}" for _ in jobs]
+        await client.set(claims[2], "an earlier operation")
+        fresh = await asyncio.gather(
+            *(
+                batches.claim_and_enqueue(job, claim, f"value-{index}", f"pending:{claim}")
+                for index, (job, claim) in enumerate(zip(jobs, claims, strict=True))
+            )
+        )
+        assert fresh == [True, True, False, True, True]
+        assert [await client.get(claim) for claim in claims] == [
+            b"value-0",
+            b"value-1",
+            b"an earlier operation",
+            b"value-3",
+            b"value-4",
+        ]
+        assert [await client.exists(f"pending:{claim}") for claim in claims] == [1, 1, 0, 1, 1]
+
+        (message_id,) = await client.lrange(QUEUE, 0, -1)  # one message for the five
+        data = await client.hget(f"{QUEUE}.msgs", message_id)
+        message = dramatiq.Message.decode(data)
+        assert message.actor_name == "draw_prizes_actor" and message.queue_name == "draws"
+        assert message.args == ([list(jobs[index].args) for index in (0, 1, 3, 4)],)
+        assert message.kwargs == {"inbox_id": message.message_id} and message.message_id == message_id.decode()
+        assert await client.llen(f"{QUEUE}.bell") == 1
+
+        async with db.inbox() as session:
+            kept = await session.get(inbox.InboxMessage, message.message_id)
+        assert kept is not None and kept.queue == QUEUE and kept.data == data
+
+        again = await batches.claim_and_enqueue(jobs[0], claims[0], "value-0", f"pending:{claims[0]}")
+        assert again is False and await client.llen(QUEUE) == 1  # a taken claim queues nothing
+        await client.aclose()
+
+    asyncio.run(scenario())
