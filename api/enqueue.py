@@ -177,8 +177,9 @@ class Batches:
         by_actor: dict[str, list[_Claimed]] = {}
         for claimed in claims:
             by_actor.setdefault(claimed.job.actor.actor_name, []).append(claimed)
-        kept = [await self._queue_one(group) for group in by_actor.values()]
-        await self.inbox.keep([queued for queued in kept if queued is not None])
+        queued = [await self._queue_one(group) for group in by_actor.values()]
+        if kept := [message for message in queued if message is not None]:
+            await self.inbox.keep(kept)
 
     async def _queue_one(self, claims: list[_Claimed]) -> Queued | None:
         """One message for *claims* (jobs of one actor), holding those whose claims were new."""
