@@ -2,8 +2,8 @@
 
 Each decodes its message and runs one domain function while holding the lock of what it changes: the
 player for prize draws and raffle entries, the engine for raffle draws, jackpot drops and tournament
-closes. Prize draws (lootbox opens, mini-game plays) waiting in a worker at the same time share one
-transaction (``PrizeDraws``); the others run in a transaction of their own.
+closes. Prize draws (lootbox opens, mini-game plays) come several to a message, and those waiting in a
+worker at the same time share one transaction (``PrizeDraws``); the others run in a transaction of their own.
 """
 
 from __future__ import annotations

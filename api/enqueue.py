@@ -65,14 +65,14 @@ return table.concat(fresh)
 """)
 
 
-# KEYS: queue hash, queue list, queue bell, then each job's claim and pending marker; ARGV: ttl, message id, the
+# KEYS: queue hash, queue list, queue bell, then each job's claim and pending marker (or ''); ARGV: ttl, message id, the
 # message's text before and after its list of jobs, then each job's claim value and arguments (JSON). The
 # message carries the jobs whose claims were new, if any. Returns a "1" (new) or "0" per job.
 _CLAIM_EACH_AND_ENQUEUE = Lua("""
 local chosen, fresh = {}, {}
 for j = 1, (#KEYS - 3) / 2 do
   if redis.call('set', KEYS[2 + 2 * j], ARGV[3 + 2 * j], 'NX', 'EX', ARGV[1]) then
-    redis.call('set', KEYS[3 + 2 * j], '1', 'EX', ARGV[1])
+    if KEYS[3 + 2 * j] ~= '' then redis.call('set', KEYS[3 + 2 * j], '1', 'EX', ARGV[1]) end
     chosen[#chosen + 1] = ARGV[4 + 2 * j]
     fresh[j] = '1'
   else
@@ -95,7 +95,7 @@ class Job:
     """One actor call, as ids and primitives; the actor takes ``inbox_id``, settling its inbox row.
 
     A batched job's *args* are one item of its actor's first and only argument, a list: the jobs waiting to be
-    queued together go in one message (``Batches``).
+    queued together go in one message (``Batches``). A batched job is always claimed (its idempotency key).
     """
 
     actor: dramatiq.Actor[Any, Any]
