@@ -1,8 +1,8 @@
 """How an actor hands a draw's answer to the API process that waits for it, on any machine.
 
 The answer is stored under the operation id (so a late reader finds it) and announced on a pub/sub
-channel (so a waiting reader wakes at once): the announcement is the operation id, a space and the
-answer itself, so the waiter needs no second read.
+channel (so a waiting reader wakes at once): an announcement holds a line per operation answered
+together, its id, a space and the answer itself (JSON, on one line), so the waiter needs no second read.
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ def result_key(operation_id: str) -> str:
 
 
 # KEYS: the result keys; ARGV: their TTL, the channel, then each operation's id and outcome. A script, so
-# the answers of the draws that one transaction carried out go to Redis in one call.
+# the answers of the draws that one transaction carried out go to Redis in one call, and out in one
+# announcement: every API process reads every announcement, so one per draw would cost each of them a
+# pub/sub message per draw of every process.
 _PUBLISH = Lua("""
+local lines = {}
 for i, key in ipairs(KEYS) do
   local id, outcome = ARGV[2 * i + 1], ARGV[2 * i + 2]
   redis.call('set', key, outcome, 'EX', ARGV[1])
-  redis.call('publish', ARGV[2], id .. ' ' .. outcome)
+  lines[i] = id .. ' ' .. outcome
 end
+redis.call('publish', ARGV[2], table.concat(lines, '\\n'))
 return 0
 """)
 

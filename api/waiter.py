@@ -52,20 +52,21 @@ class ResultWaiter:
                 log.warning("result channel lost (%s); resubscribing", type(failure).__name__)
                 await asyncio.sleep(0.5)
 
-    def _wake(self, announcement: str) -> None:
-        """Hand the outcome to the waiters of its operation; an announcement without one (an older worker's)
-        wakes them to read it."""
-        operation_id, _, raw = announcement.partition(" ")
-        futures = self._waiting.get(operation_id)
-        if not futures:
-            return
-        try:
-            outcome = json.loads(raw) if raw else None
-        except ValueError:  # never written by a worker; the waiters read the stored outcome instead
-            outcome = None
-        for future in futures:
-            if not future.done():
-                future.set_result(outcome)
+    def _wake(self, message: str) -> None:
+        """Hand each outcome announced in *message* (a line per operation) to the waiters of its operation; an
+        announcement without one (an older worker's) wakes them to read it."""
+        for announcement in message.split("\n"):
+            operation_id, _, raw = announcement.partition(" ")
+            futures = self._waiting.get(operation_id)
+            if not futures:
+                continue
+            try:
+                outcome = json.loads(raw) if raw else None
+            except ValueError:  # never written by a worker; the waiters read the stored outcome instead
+                outcome = None
+            for future in futures:
+                if not future.done():
+                    future.set_result(outcome)
 
     async def wait(self, operation_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The operation's outcome, or None if it is not there within *timeout_s*."""

@@ -1,5 +1,6 @@
 """Lua scripts called concurrently on one client go to Redis in one pipeline: each caller still gets its own
-answer or its own error, and a Redis that forgot the scripts is taught them again."""
+answer or its own error, and a Redis that forgot the scripts is taught them again. Then the scripts that
+take many locks and publish many answers in one call."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from redis.exceptions import ResponseError
 
 from actors.locks import hold, lock_key, release_each, take_each
+from actors.results import CHANNEL, publish_results
+from api.waiter import ResultWaiter
 from models.redis_client import Lua, connect
 from tests.support.processes import start_redis
 
@@ -108,3 +111,33 @@ def test_locks_taken_together_skip_those_held_elsewhere_and_release_only_their_o
     assert first == [True, False, True]
     assert again == [False, True]
     assert left == [None, b"someone-else", None, b"other"]
+
+
+def test_answers_published_together_reach_each_waiter_in_one_announcement(redis_url: str) -> None:
+    async def scenario() -> tuple[list[object], list[object]]:
+        client, listener = connect(redis_url), connect(redis_url, listener=True)
+        waiter = ResultWaiter(client, listener)
+        waiter.start()
+        watcher = listener.pubsub()
+        await watcher.subscribe(CHANNEL)
+        while await watcher.get_message(timeout=1) is None:  # the subscription's confirmation
+            pass
+        while int((await client.pubsub_numsub(CHANNEL))[0][1]) < 2:  # the waiter has subscribed too
+            await asyncio.sleep(0.01)
+        outcomes = [(f"op-{n}", {"status": 201, "body": {"n": n, "text": "two\nlines"}}) for n in range(3)]
+        waits = [asyncio.create_task(waiter.wait(operation_id, 5)) for operation_id, _ in outcomes]
+        await asyncio.sleep(0.05)  # each waiter looked for a stored answer and now waits for the announcement
+        await publish_results(client, outcomes)
+        answers: list[object] = list(await asyncio.gather(*waits))
+        announcements: list[object] = []
+        while (message := await watcher.get_message(timeout=0.5)) is not None:
+            announcements.append(message["data"])
+        await watcher.aclose()
+        await waiter.stop()
+        await client.aclose()
+        await listener.aclose()
+        return answers, announcements
+
+    answers, announcements = asyncio.run(scenario())
+    assert answers == [{"status": 201, "body": {"n": n, "text": "two\nlines"}} for n in range(3)]
+    assert len(announcements) == 1  # one pub/sub message for the three answers

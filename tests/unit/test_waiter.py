@@ -33,3 +33,10 @@ def test_an_announcement_hands_its_outcome_to_its_operations_waiters_only() -> N
 
 def test_an_announcement_without_an_outcome_wakes_its_waiters_to_read_it() -> None:
     assert _woken(["a", "b not json"]) == {"a": None, "b": None}
+
+
+def test_a_message_of_several_lines_announces_each_operation() -> None:
+    first = {"status": 201, "body": {"reward": {"amount": 100, "label": "a\nb"}}, "deduped": False}
+    second = {"error": {"type": "insufficient-balance"}}
+    message = "\n".join(["a " + json.dumps(first), "c " + json.dumps(first), "b " + json.dumps(second)])
+    assert _woken([message]) == {"a": first, "b": second}
