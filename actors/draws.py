@@ -229,6 +229,17 @@ async def draw_prizes_actor(draws: list[list[Any]], inbox_id: str = "") -> None:
     (``api.enqueue.Batches``). Each draw is answered as soon as it is drawn; should one fail, the message runs
     again, and the draws already made find their idempotency records.
     """
+    await _draw_all(draws, inbox_id)
+
+
+@dramatiq.actor(queue_name=QUEUE_DRAWS, max_retries=20, min_backoff=100, max_backoff=5000)
+async def draw_prize_actor(*draw: Any, inbox_id: str = "") -> None:
+    """One draw as a message of its own, as versions before ``draw_prizes_actor`` queued it: the messages they
+    left in a queue or an inbox are still drawn after an upgrade."""
+    await _draw_all([list(draw)], inbox_id)
+
+
+async def _draw_all(draws: list[list[Any]], inbox_id: str) -> None:
     results = await asyncio.gather(*(_prize_draws().draw(*draw_call(*args)) for args in draws), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):

@@ -85,6 +85,23 @@ def test_a_message_of_several_opens_of_one_player_draws_each_once_in_turn(stack:
     assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 3
 
 
+def test_an_open_queued_as_a_message_of_its_own_by_an_earlier_version_is_drawn(
+    stack: Stack, operator: Operator
+) -> None:
+    username = operator.player()
+    box = operator.lootbox()
+    broker = RedisBroker(url=stack.redis_url, namespace="wowsino")
+    key = "single-" + uuid.uuid4().hex
+    draw = _open(stack, operator, box["id"], username, key)
+    broker.enqueue(
+        dramatiq.Message(queue_name="draws", actor_name="draw_prize_actor", args=tuple(draw), kwargs={}, options={})
+    )
+    wait_until(lambda: operator.balance(username) > 0, what="the open")
+    opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username, "idempotency_key": key})
+    assert opened.status_code == 201 and opened.json()["deduped"] is True
+    assert operator.balance(username) == opened.json()["reward"]["amount"]
+
+
 def _open(stack: Stack, operator: Operator, box_id: str, username: str, key: str) -> list[str | None]:
     """The arguments of one lootbox open in a ``draw_prizes_actor`` message, as the API queues them."""
     principal = _principal_ids(stack, operator)
