@@ -1,4 +1,4 @@
-"""Fixtures of the tests that use the database directly, without a running stack."""
+"""Fixtures of the tests that use the database or a Redis directly, without a running stack."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from config.settings import load_settings
 from models.db import Database
 from models.migrate import upgrade
-from tests.support.processes import fresh_database
+from tests.support.processes import fresh_database, start_redis
 
 
 @pytest.fixture
@@ -28,3 +28,11 @@ def db(url: str) -> Iterator[Database]:
     database = Database(load_settings({"DATABASE_URL": url}))
     yield database
     asyncio.run(database.dispose())
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of the test module's own."""
+    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
+    yield url
+    server.stop()

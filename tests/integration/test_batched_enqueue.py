@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import dramatiq
-import pytest
 
 from actors.draws import draw_prizes_actor
 from api.enqueue import Batches, Job
@@ -17,16 +14,8 @@ from api.inbox import InboxWriter
 from models import inbox
 from models.db import Database
 from models.redis_client import connect
-from tests.support.processes import start_redis
 
 QUEUE = "wowsino:draws"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
-    yield url
-    server.stop()
 
 
 def _draw(operation_id: str) -> Job:

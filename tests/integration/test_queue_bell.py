@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -17,16 +15,9 @@ from actors.broker import QUEUE_DRAWS, PromptRedisBroker, bell_key
 from actors.scheduler import _REQUEUE
 from api.enqueue import _CLAIM_AND_ENQUEUE
 from models.redis_client import connect
-from tests.support.processes import start_redis, wait_until
+from tests.support.processes import wait_until
 
 IDLE_POLL_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
-    yield url
-    server.stop()
 
 
 def _message(broker: PromptRedisBroker) -> tuple[str, bytes]:

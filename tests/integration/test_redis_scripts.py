@@ -5,27 +5,16 @@ take many locks and publish many answers in one call."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from redis.exceptions import ResponseError
 
 from actors.locks import hold, lock_key, release_each, take_each
 from actors.results import CHANNEL, publish_results
 from api.waiter import ResultWaiter
 from models.redis_client import Lua, connect
-from tests.support.processes import start_redis
 
 ECHO = Lua("redis.call('incr', KEYS[1]) return ARGV[1]")
 REFUSE = Lua("return redis.error_reply('refused ' .. ARGV[1])")
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server, url = start_redis(Path(tmp_path_factory.mktemp("redis")))
-    yield url
-    server.stop()
 
 
 def test_concurrent_calls_each_get_their_own_answer(redis_url: str) -> None:
