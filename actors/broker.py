@@ -30,6 +30,20 @@ def bell_key(queue: str) -> str:
     return f"{queue}.bell"
 
 
+def queue_lua(first_key: int, message_id: str, data: str) -> str:
+    """Lua lines that queue a message as Dramatiq's Redis broker does (``HSET`` its data, ``RPUSH`` its id)
+    and ring the queue's bell, for the scripts that queue messages: ``KEYS[first_key]`` and the two after it
+    are the queue's hash, list and bell; *message_id* and *data* are Lua expressions. One item in the bell
+    is enough, however many messages came."""
+    hash_, queue, bell = (f"KEYS[{first_key + offset}]" for offset in range(3))
+    return (
+        f"redis.call('hset', {hash_}, {message_id}, {data})\n"
+        f"redis.call('rpush', {queue}, {message_id})\n"
+        f"redis.call('lpush', {bell}, '1')\n"
+        f"redis.call('ltrim', {bell}, 0, 0)\n"
+    )
+
+
 class MsgspecJSON(Encoder):
     """Dramatiq's JSON message format, written and read by msgspec: a batch of a thousand events is
     encoded in the API's request path, where the standard library's encoder costs several times more."""

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from actors.broker import bell_key
+from actors.broker import bell_key, queue_lua
 from actors.draws import close_tournament_actor, draw_raffle_actor
 from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
@@ -57,14 +57,11 @@ async def sweep_outbox() -> int:
 
 # KEYS: queue hash, queue list, queue bell; ARGV: message id, message data. Queues the message unless
 # it is there, and rings the queue's bell (``actors.broker``).
-_REQUEUE = Lua("""
-if redis.call('hexists', KEYS[1], ARGV[1]) == 1 then return 0 end
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-redis.call('rpush', KEYS[2], ARGV[1])
-redis.call('lpush', KEYS[3], '1')
-redis.call('ltrim', KEYS[3], 0, 0)
-return 1
-""")
+_REQUEUE = Lua(
+    "if redis.call('hexists', KEYS[1], ARGV[1]) == 1 then return 0 end\n"
+    + queue_lua(1, "ARGV[1]", "ARGV[2]")
+    + "return 1\n"
+)
 
 
 async def sweep_inbox() -> int:

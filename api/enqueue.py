@@ -18,7 +18,7 @@ import dramatiq
 import msgspec
 from redis.asyncio import Redis
 
-from actors.broker import NAMESPACE, bell_key
+from actors.broker import NAMESPACE, bell_key, queue_lua
 from models.gathering import Gatherer
 from models.inbox import Queued
 from models.redis_client import Lua
@@ -28,26 +28,27 @@ if TYPE_CHECKING:
     from api.state import AppState
 
 # KEYS: claim, queue hash, queue list, queue bell, [pending marker]; ARGV: claim value, ttl, message id,
-# message data. The bell wakes an idle consumer (``actors.broker``): one item is enough, however many
-# messages came.
-_CLAIM_AND_ENQUEUE = Lua("""
+# message data. The bell wakes an idle consumer (``actors.broker``).
+_CLAIM_AND_ENQUEUE = Lua(
+    """
 if KEYS[1] ~= '' and not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   return 0
 end
-redis.call('hset', KEYS[2], ARGV[3], ARGV[4])
-redis.call('rpush', KEYS[3], ARGV[3])
-redis.call('lpush', KEYS[4], '1')
-redis.call('ltrim', KEYS[4], 0, 0)
+"""
+    + queue_lua(2, "ARGV[3]", "ARGV[4]")
+    + """
 if KEYS[5] then redis.call('set', KEYS[5], '1', 'EX', ARGV[2]) end
 return 1
-""")
+"""
+)
 
 
 # KEYS: queue hash, queue list, queue bell; ARGV: ttl, message id, message data, the claims one per line
 # (sent as one argument: a thousand separate keys cost more to pack than the whole script takes to run).
 # Returns a string with a "1" (new) or "0" per claim, one bulk reply. The message is queued when at
 # least one claim was new (its other events are duplicates, no-ops).
-_CLAIM_MANY_AND_ENQUEUE = Lua("""
+_CLAIM_MANY_AND_ENQUEUE = Lua(
+    """
 local fresh = {}
 local any = false
 for claim in string.gmatch(ARGV[4], '[^\\n]+') do
@@ -56,19 +57,21 @@ for claim in string.gmatch(ARGV[4], '[^\\n]+') do
   any = any or new
 end
 if any then
-  redis.call('hset', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('rpush', KEYS[2], ARGV[2])
-  redis.call('lpush', KEYS[3], '1')
-  redis.call('ltrim', KEYS[3], 0, 0)
+"""
+    + queue_lua(1, "ARGV[2]", "ARGV[3]")
+    + """
 end
 return table.concat(fresh)
-""")
+"""
+)
 
 
-# KEYS: queue hash, queue list, queue bell, then each job's claim and pending marker (or ''); ARGV: ttl, message id, the
-# message's text before and after its list of jobs, then each job's claim value and arguments (JSON). The
-# message carries the jobs whose claims were new, if any. Returns a "1" (new) or "0" per job.
-_CLAIM_EACH_AND_ENQUEUE = Lua("""
+# KEYS: queue hash, queue list, queue bell, then each job's claim and pending marker (or ''); ARGV: ttl,
+# message id, the message's text before and after its list of jobs, then each job's claim value and
+# arguments (JSON). The message carries the jobs whose claims were new, if any. Returns a "1" (new) or "0"
+# per job.
+_CLAIM_EACH_AND_ENQUEUE = Lua(
+    """
 local chosen, fresh = {}, {}
 for j = 1, (#KEYS - 3) / 2 do
   if redis.call('set', KEYS[2 + 2 * j], ARGV[3 + 2 * j], 'NX', 'EX', ARGV[1]) then
@@ -80,13 +83,13 @@ for j = 1, (#KEYS - 3) / 2 do
   end
 end
 if #chosen > 0 then
-  redis.call('hset', KEYS[1], ARGV[2], ARGV[3] .. table.concat(chosen, ',') .. ARGV[4])
-  redis.call('rpush', KEYS[2], ARGV[2])
-  redis.call('lpush', KEYS[3], '1')
-  redis.call('ltrim', KEYS[3], 0, 0)
+"""
+    + queue_lua(1, "ARGV[2]", "ARGV[3] .. table.concat(chosen, ',') .. ARGV[4]")
+    + """
 end
 return table.concat(fresh)
-""")
+"""
+)
 _SLOT = "(the batched jobs)"  # stands for the list of jobs in a batched message's text
 
 
