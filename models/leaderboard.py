@@ -2,9 +2,11 @@
 
 Each player is one member ``"{reached_seq:020d}|{username}"`` scored ``-points``: ascending order is
 most points first, and among equal totals the lower ``reached_seq`` (who got there first), because
-Redis orders equal scores by member. Writes carry absolute totals and apply only when their
-``reached_seq`` is newer than the stored one, so a late write or a rebuild from an older read never
-moves a player backwards. A ``ready`` flag marks a complete copy; without it, readers rebuild.
+Redis orders equal scores by member. Writes carry absolute totals and apply only when their total is
+higher than the stored one: a player's total only grows (points are at least 1), so a late write or a
+rebuild from an older read never moves a player backwards. (``reached_seq`` cannot order writes: two
+transactions scoring one player at once may leave the later total with the earlier one's seq.) A
+``ready`` flag marks a complete copy; without it, readers rebuild.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-# KEYS: zset, hash (username -> member); ARGV: username, member, score, seq
+# KEYS: zset, hash (username -> member); ARGV: username, member, score (-points)
 _SET = """
 local old = redis.call('hget', KEYS[2], ARGV[1])
 if old then
-  if tonumber(string.sub(old, 1, 20)) >= tonumber(ARGV[4]) then return 0 end
+  local score = redis.call('zscore', KEYS[1], old)
+  if score and tonumber(score) <= tonumber(ARGV[3]) then return 0 end
   redis.call('zrem', KEYS[1], old)
 end
 redis.call('zadd', KEYS[1], ARGV[3], ARGV[2])
@@ -37,11 +40,11 @@ def _member(username: str, seq: int) -> str:
 
 
 async def record(redis: Redis, tournament_id: str, standings: Iterable[tuple[str, int, int]]) -> None:
-    """Apply ``(username, points, reached_seq)`` totals, newest-wins per player."""
+    """Apply ``(username, points, reached_seq)`` totals, the highest total winning per player."""
     ranks, members, _ = _keys(tournament_id)
     async with redis.pipeline(transaction=False) as pipe:
         for username, points, seq in standings:
-            pipe.eval(_SET, 2, ranks, members, username, _member(username, seq), -points, seq)
+            pipe.eval(_SET, 2, ranks, members, username, _member(username, seq), -points)
         await pipe.execute()
 
 
