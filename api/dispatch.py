@@ -53,7 +53,11 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     replay = False
     job = submission.job(operation_id, key, digest)
     pending = pending_key(principal, operation_id)
-    claimed = await claim_and_enqueue(state, job, claim=claim, value=value, pending=pending)
+    timeout_s = state.settings.draw_wait_timeout_s
+    with state.waiter.expecting(operation_id) as announced:
+        claimed = await claim_and_enqueue(state, job, claim=claim, value=value, pending=pending)
+        if claimed:
+            outcome = await state.waiter.wait(operation_id, timeout_s, announced)
     if not claimed:
         existing = await state.redis.get(claim)
         if existing is not None:
@@ -64,8 +68,7 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
                     "this idempotency_key was already used with a different request", field="idempotency_key"
                 )
             replay = True
-
-    outcome = await state.waiter.wait(operation_id, state.settings.draw_wait_timeout_s)
+        outcome = await state.waiter.wait(operation_id, timeout_s)
     if outcome is None and replay:
         outcome = await _stored(state, principal, submission.operation, key, digest)
     if outcome is None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,6 +20,7 @@ from redis.exceptions import RedisError
 from actors.results import CHANNEL, result_key
 
 log = logging.getLogger("wowsino.api")
+Announced = asyncio.Future[dict[str, Any] | None]  # the outcome an announcement carried, or None to read it
 RECHECK_S = 0.25
 
 
@@ -28,7 +30,7 @@ class ResultWaiter:
     def __init__(self, redis: Redis, listener: Redis) -> None:
         self._redis = redis
         self._listener = listener
-        self._waiting: dict[str, set[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._waiting: dict[str, set[Announced]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -68,17 +70,33 @@ class ResultWaiter:
                 if not future.done():
                     future.set_result(outcome)
 
-    async def wait(self, operation_id: str, timeout_s: float) -> dict[str, Any] | None:
-        """The operation's outcome, or None if it is not there within *timeout_s*."""
+    @contextlib.contextmanager
+    def expecting(self, operation_id: str) -> Iterator[Announced]:
+        """Catch the announcement of *operation_id* from now on: entered before its message is queued, so
+        that ``wait`` need not look for an outcome stored before it started waiting."""
+        future: Announced = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(operation_id, set()).add(future)
+        try:
+            yield future
+        finally:
+            self._forget(operation_id, future)
+
+    async def wait(
+        self, operation_id: str, timeout_s: float, announced: Announced | None = None
+    ) -> dict[str, Any] | None:
+        """The operation's outcome, or None if it is not there within *timeout_s*. Given the future of
+        ``expecting``, entered before the operation was queued, it first waits for the announcement."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+            future: Announced = announced if announced is not None else loop.create_future()
             self._waiting.setdefault(operation_id, set()).add(future)
             try:
-                raw = await self._redis.get(result_key(operation_id))
-                if raw is not None:
-                    return json.loads(raw)  # type: ignore[no-any-return]
+                if announced is None:
+                    raw = await self._redis.get(result_key(operation_id))
+                    if raw is not None:
+                        return json.loads(raw)  # type: ignore[no-any-return]
+                announced = None
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return None
@@ -86,7 +104,10 @@ class ResultWaiter:
                     if (outcome := await asyncio.wait_for(future, min(remaining, RECHECK_S))) is not None:
                         return outcome
             finally:
-                futures = self._waiting.get(operation_id, set())
-                futures.discard(future)
-                if not futures:
-                    self._waiting.pop(operation_id, None)
+                self._forget(operation_id, future)
+
+    def _forget(self, operation_id: str, future: Announced) -> None:
+        futures = self._waiting.get(operation_id, set())
+        futures.discard(future)
+        if not futures:
+            self._waiting.pop(operation_id, None)

@@ -5,6 +5,7 @@ take many locks and publish many answers in one call."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from redis.exceptions import ResponseError
 
@@ -130,3 +131,30 @@ def test_answers_published_together_reach_each_waiter_in_one_announcement(redis_
     answers, announcements = asyncio.run(scenario())
     assert answers == [{"status": 201, "body": {"n": n, "text": "two\nlines"}} for n in range(3)]
     assert len(announcements) == 1  # one pub/sub message for the three answers
+
+
+def test_an_answer_announced_before_its_waiter_waits_is_caught_when_expected(redis_url: str) -> None:
+    async def scenario() -> tuple[object, object, int]:
+        client, listener = connect(redis_url), connect(redis_url, listener=True)
+        waiter = ResultWaiter(client, listener)
+        waiter.start()
+        while int((await client.pubsub_numsub(CHANNEL))[0][1]) < 1:
+            await asyncio.sleep(0.01)
+        outcome = {"status": 201, "body": {"n": 1}}
+        with waiter.expecting("op-early") as announced:  # entered before the operation is queued
+            await client.publish(CHANNEL, "op-early " + json.dumps(outcome))  # announced, never stored
+            await asyncio.sleep(0.05)
+            caught = await waiter.wait("op-early", 1, announced)
+        await client.publish(CHANNEL, "op-missed " + json.dumps(outcome))  # nobody expected it
+        await asyncio.sleep(0.05)
+        missed = await waiter.wait("op-missed", 0.3)  # never stored either: only a timeout is left
+        left = len(waiter._waiting)
+        await waiter.stop()
+        await client.aclose()
+        await listener.aclose()
+        return caught, missed, left
+
+    caught, missed, left = asyncio.run(scenario())
+    assert caught == {"status": 201, "body": {"n": 1}}
+    assert missed is None
+    assert left == 0
