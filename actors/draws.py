@@ -99,6 +99,7 @@ class PrizeDraws:
     def __init__(self) -> None:
         self.waiting: dict[tuple[str, str, str, str], list[_Waiting]] = {}
         self.running: asyncio.Task[None] | None = None
+        self.answering: set[asyncio.Task[None]] = set()  # kept from the garbage collector until done
 
     async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest) -> None:
         """Draw and answer *request*; raise what should make its message run again."""
@@ -164,8 +165,18 @@ class PrizeDraws:
             results = await self._draw(PRIZE_SPECS[key[0]], key[1:], [waiting.request for waiting in group])
         finally:
             renewer.cancel()
-        await self._answer(f"{key[1]}:{key[2]}", group, results, locks, token)
+        # answered in the background: the next group's locks and transaction need not wait for Redis
+        answering = asyncio.create_task(self._answer(f"{key[1]}:{key[2]}", group, results, locks, token))
+        self.answering.add(answering)
+        answering.add_done_callback(lambda task: self._answered(task, group))
         return True
+
+    def _answered(self, task: asyncio.Task[None], group: list[_Waiting]) -> None:
+        """Whatever went wrong answering the group fails the draws left waiting, so their messages run again."""
+        self.answering.discard(task)
+        failure = None if task.cancelled() else task.exception()
+        for waiting in group:
+            resolve(waiting.done, failure or RuntimeError("the draw's answer was not sent"))
 
     async def _answer(
         self, owner: str, group: list[_Waiting], results: Sequence[Outcome | Exception], locks: list[str], token: str
