@@ -135,10 +135,12 @@ async def post_transactions(
 ) -> list[str]:
     """Record balanced transactions, in order, inside the caller's transaction; returns their ids.
 
-    Each account's balance moves once, by the net of its legs. An account whose running balance would
-    dip below its start (debits first within each transaction) is updated on its own with a guarded
-    ``UPDATE ... WHERE allow_negative OR balance + lowest >= 0``, so no account that may not go negative
-    ever does, whatever runs concurrently; a refused debit raises ``InsufficientBalance`` and the
+    Each account's balance moves once, by the net of its legs, in one bulk update in account order. When
+    the running balance of any would dip below its start (debits first within each transaction), the
+    accounts are read first, locked (``FOR UPDATE``, in account order, where the database has row locks;
+    SQLite has one writer at a time), and each such one checked: ``allow_negative`` or
+    ``balance + lowest >= 0``. So no account that may not go negative ever does, whatever runs
+    concurrently; a refused debit raises ``InsufficientBalance`` before any balance moves, and the
     caller's transaction must roll back.
     """
     for movement in movements:
@@ -169,17 +171,21 @@ async def post_transactions(
             lowest[leg.account_id] = min(lowest.get(leg.account_id, (0, leg.asset)), (net[leg.account_id], leg.asset))
     accounts = table(Account).c
     may_go_negative = transaction_memo(session, "accounts_allowed_negative")
-    guarded = {account for account, (low, _) in lowest.items() if low < 0 and account not in may_go_negative}
-    for account in sorted(guarded):  # debits first: fail before writing credits
-        low, asset = lowest[account]
-        result = await session.execute(
-            update(table(Account))
-            .where(accounts.id == account, accounts.allow_negative.is_(True) | (accounts.balance + low >= 0))
-            .values(balance=accounts.balance + net[account])
+    guarded = sorted(account for account, (low, _) in lowest.items() if low < 0 and account not in may_go_negative)
+    if guarded:  # checked before anything moves; every account moved is locked, in one order for all
+        rows = await session.execute(
+            select(accounts.id, accounts.balance, accounts.allow_negative)
+            .where(accounts.id.in_(sorted(net)))
+            .order_by(accounts.id)
+            .with_for_update()
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
-    if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a] and a not in guarded]:
+        found = {id_: (balance, allow_negative) for id_, balance, allow_negative in rows}
+        for account in guarded:
+            low, asset = lowest[account]
+            balance, allow_negative = found.get(account, (0, False))
+            if not allow_negative and balance + low < 0:
+                raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
+    if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a]]:
         await session.execute(
             update(table(Account))
             .where(accounts.id == bindparam("account"))
