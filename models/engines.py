@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models.base import UTCDateTime, created_field, id_field, utcnow
 from models.errors import Conflict, InvalidInput, NotFound
@@ -35,16 +38,22 @@ async def get_engine_row(
     session: AsyncSession, model: type[E], noun: str, *, tenant_id: str, mode: str, brand_id: str, engine_id: str
 ) -> E:
     """The engine with this id in the key's tenant, brand and mode, or ``NotFound``."""
-    row = (
-        await session.execute(
-            select(model).where(
-                model.id == engine_id, model.tenant_id == tenant_id, model.mode == mode, model.brand_id == brand_id
-            )
-        )
-    ).scalar_one_or_none()
+    where = {"engine_id": engine_id, "tenant_id": tenant_id, "mode": mode, "brand_id": brand_id}
+    row: E | None = (await session.execute(_engine_by_id(model), where)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no {noun} {engine_id!r}")
     return row
+
+
+@cache
+def _engine_by_id(model: type[E]) -> SelectOfScalar[E]:
+    """Built once per engine kind: building and keying a statement costs more than running it."""
+    return select(model).where(
+        col(model.id) == bindparam("engine_id"),
+        col(model.tenant_id) == bindparam("tenant_id"),
+        col(model.mode) == bindparam("mode"),
+        col(model.brand_id) == bindparam("brand_id"),
+    )
 
 
 async def list_engine_rows(

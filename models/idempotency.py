@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -63,17 +63,21 @@ async def find_record(
     return record
 
 
+# Built once: building and keying a statement for SQLAlchemy's cache costs more than running it.
+_RECORDS_OF_KEYS = select(IdempotencyRecord).where(
+    col(IdempotencyRecord.tenant_id) == bindparam("tenant_id"),
+    col(IdempotencyRecord.mode) == bindparam("mode"),
+    col(IdempotencyRecord.operation) == bindparam("operation"),
+    col(IdempotencyRecord.key).in_(bindparam("keys", expanding=True)),
+)
+
+
 async def find_records(
     session: AsyncSession, *, tenant_id: str, mode: str, operation: str, keys: Sequence[str]
 ) -> dict[str, IdempotencyRecord]:
     """The stored records of *keys*, by key, in one query (fingerprints unchecked: see ``outcome_of``)."""
     rows = await session.execute(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.tenant_id == tenant_id,
-            IdempotencyRecord.mode == mode,
-            IdempotencyRecord.operation == operation,
-            col(IdempotencyRecord.key).in_(sorted(set(keys))),
-        )
+        _RECORDS_OF_KEYS, {"tenant_id": tenant_id, "mode": mode, "operation": operation, "keys": sorted(set(keys))}
     )
     return {record.key: record for record in rows.scalars()}
 

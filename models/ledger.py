@@ -120,6 +120,13 @@ async def account_id(
     return (await account_ids(session, tenant_id=tenant_id, mode=mode, wanted=[(owner, asset)]))[owner, asset]
 
 
+_MOVE_BALANCE = (  # built once: building and keying a statement costs more than running it
+    update(table(Account))
+    .where(table(Account).c.id == bindparam("account"))
+    .values(balance=table(Account).c.balance + bindparam("change"))
+)
+
+
 async def post_transaction(
     session: AsyncSession, *, tenant_id: str, mode: str, kind: str, reference: str, legs: Sequence[Leg]
 ) -> str:
@@ -186,12 +193,7 @@ async def post_transactions(
             if not allow_negative and balance + low < 0:
                 raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
     if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a]]:
-        await session.execute(
-            update(table(Account))
-            .where(accounts.id == bindparam("account"))
-            .values(balance=accounts.balance + bindparam("change")),
-            changes,
-        )
+        await session.execute(_MOVE_BALANCE, changes)
     await session.execute(
         insert(table(Posting)),
         [

@@ -119,6 +119,13 @@ class Commitment:
     next_server_seed_hash: str
 
 
+_ADVANCE_COMMITMENT = (  # built once: building and keying a statement costs more than running it
+    update(table(Player))
+    .where(table(Player).c.id == bindparam("player"), table(Player).c.nonce == bindparam("used"))
+    .values(server_seed=bindparam("seed"), server_seed_hash=bindparam("hash"), nonce=bindparam("used") + 1)
+)
+
+
 async def advance_commitments(session: AsyncSession, players: Sequence[Player]) -> list[Commitment]:
     """Use each player's committed seed for one draw and commit to the next, in one or two statements for all.
 
@@ -133,9 +140,7 @@ async def advance_commitments(session: AsyncSession, players: Sequence[Player]) 
     hashes = [seed_hash(seed) for seed in seeds]
     players_ = table(Player).c
     updated = await session.execute(
-        update(table(Player))
-        .where(players_.id == bindparam("player"), players_.nonce == bindparam("used"))
-        .values(server_seed=bindparam("seed"), server_seed_hash=bindparam("hash"), nonce=bindparam("used") + 1),
+        _ADVANCE_COMMITMENT,
         [
             {"player": player.id, "used": player.nonce, "seed": seed, "hash": hash_}
             for player, seed, hash_ in zip(players, seeds, hashes, strict=True)

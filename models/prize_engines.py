@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, func, insert
+from sqlalchemy import JSON, bindparam, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -284,12 +284,15 @@ async def _usable_engine(
     return engine if engine.status == "active" else Conflict(f"{spec.noun} is {engine.status}")
 
 
+_PLAYERS_NAMED = select(Player).where(  # built once: building and keying it costs more than running it
+    col(Player.brand_id) == bindparam("brand_id"),
+    col(Player.mode) == bindparam("mode"),
+    col(Player.username).in_(bindparam("usernames", expanding=True)),
+)
+
+
 async def _players(session: AsyncSession, brand_id: str, mode: str, usernames: set[str]) -> dict[str, Player]:
-    rows = await session.execute(
-        select(Player).where(
-            Player.brand_id == brand_id, Player.mode == mode, col(Player.username).in_(sorted(usernames))
-        )
-    )
+    rows = await session.execute(_PLAYERS_NAMED, {"brand_id": brand_id, "mode": mode, "usernames": sorted(usernames)})
     return {player.username: player for player in rows.scalars()}
 
 
