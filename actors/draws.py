@@ -174,9 +174,10 @@ class PrizeDraws:
     def _answered(self, task: asyncio.Task[None], group: list[_Waiting]) -> None:
         """Whatever went wrong answering the group fails the draws left waiting, so their messages run again."""
         self.answering.discard(task)
-        failure = None if task.cancelled() else task.exception()
-        for waiting in group:
-            resolve(waiting.done, failure or RuntimeError("the draw's answer was not sent"))
+        failure = RuntimeError("the draws' answers were not sent") if task.cancelled() else task.exception()
+        if failure is not None:
+            for waiting in group:
+                resolve(waiting.done, failure)
 
     async def _answer(
         self, owner: str, group: list[_Waiting], results: Sequence[Outcome | Exception], locks: list[str], token: str
