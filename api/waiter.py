@@ -74,8 +74,7 @@ class ResultWaiter:
     def expecting(self, operation_id: str) -> Iterator[Announced]:
         """Catch the announcement of *operation_id* from now on: entered before its message is queued, so
         that ``wait`` need not look for an outcome stored before it started waiting."""
-        future: Announced = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(operation_id, set()).add(future)
+        future = self._register(operation_id)
         try:
             yield future
         finally:
@@ -89,8 +88,7 @@ class ResultWaiter:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            future: Announced = announced if announced is not None else loop.create_future()
-            self._waiting.setdefault(operation_id, set()).add(future)
+            future = announced if announced is not None else self._register(operation_id)
             try:
                 if announced is None:
                     raw = await self._redis.get(result_key(operation_id))
@@ -105,6 +103,11 @@ class ResultWaiter:
                         return outcome
             finally:
                 self._forget(operation_id, future)
+
+    def _register(self, operation_id: str) -> Announced:
+        future: Announced = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(operation_id, set()).add(future)
+        return future
 
     def _forget(self, operation_id: str, future: Announced) -> None:
         futures = self._waiting.get(operation_id, set())
