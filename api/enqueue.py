@@ -91,6 +91,7 @@ return table.concat(fresh)
 """
 )
 _SLOT = "(the batched jobs)"  # stands for the list of jobs in a batched message's text
+MAX_JOBS_PER_MESSAGE = 64  # bounds a batched message's size, and what a worker runs again should it fail
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,9 @@ class Batches:
     """Queues this API process's batched jobs (``Job.batched``): the jobs submitted while one message is being
     queued share the next message (``models.gathering``), one script call for their claims and the message.
 
-    A busy process sends a worker one message for several draws, so the worker's cost per message (fetching,
-    handing it to a thread and to the event loop, acknowledging it) is shared; an idle one queues each at once.
+    A busy process sends a worker one message for several draws (up to ``MAX_JOBS_PER_MESSAGE``), so the
+    worker's cost per message (fetching, handing it to a thread and to the event loop, acknowledging it) is
+    shared; an idle one queues each at once.
     """
 
     def __init__(self, redis: Redis, inbox: InboxWriter, ttl_s: int) -> None:
@@ -180,7 +182,11 @@ class Batches:
         by_actor: dict[str, list[_Claimed]] = {}
         for claimed in claims:
             by_actor.setdefault(claimed.job.actor.actor_name, []).append(claimed)
-        queued = [await self._queue_one(group) for group in by_actor.values()]
+        queued = [
+            await self._queue_one(group[start : start + MAX_JOBS_PER_MESSAGE])
+            for group in by_actor.values()
+            for start in range(0, len(group), MAX_JOBS_PER_MESSAGE)
+        ]
         if kept := [message for message in queued if message is not None]:
             await self.inbox.keep(kept)
 

@@ -9,7 +9,7 @@ import uuid
 import dramatiq
 
 from actors.draws import draw_prizes_actor
-from api.enqueue import Batches, Job
+from api.enqueue import MAX_JOBS_PER_MESSAGE, Batches, Job
 from api.inbox import InboxWriter
 from models import inbox
 from models.db import Database
@@ -60,6 +60,31 @@ def test_draws_submitted_together_share_one_message_of_their_new_claims(redis_ur
 
         again = await batches.claim_and_enqueue(jobs[0], claims[0], "value-0", f"pending:{claims[0]}")
         assert again is False and await client.llen(QUEUE) == 1  # a taken claim queues nothing
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_more_draws_than_a_message_holds_go_in_several_messages_each_draw_once(redis_url: str, db: Database) -> None:
+    async def scenario() -> None:
+        client = connect(redis_url)
+        await client.delete(QUEUE, f"{QUEUE}.msgs")
+        batches = Batches(client, InboxWriter(db, grace_s=3600), ttl_s=60)
+        jobs = [_draw(f"many-{index}") for index in range(2 * MAX_JOBS_PER_MESSAGE + 1)]
+        fresh = await asyncio.gather(
+            *(batches.claim_and_enqueue(job, f"claim:{uuid.uuid4()}", "value", "") for job in jobs)
+        )
+        assert all(fresh)
+
+        messages = [
+            dramatiq.Message.decode(await client.hget(f"{QUEUE}.msgs", message_id))
+            for message_id in await client.lrange(QUEUE, 0, -1)
+        ]
+        assert [len(message.args[0]) for message in messages] == [MAX_JOBS_PER_MESSAGE, MAX_JOBS_PER_MESSAGE, 1]
+        assert [draw for message in messages for draw in message.args[0]] == [list(job.args) for job in jobs]
+        async with db.inbox() as session:
+            for message in messages:
+                assert await session.get(inbox.InboxMessage, message.message_id) is not None
         await client.aclose()
 
     asyncio.run(scenario())
