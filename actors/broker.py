@@ -64,8 +64,8 @@ class _BellConsumer(_RedisConsumer):
 
     The API (and the scheduler's sweep) rings a queue's bell (``bell_key``) with every message it queues,
     in the same script; an idle consumer blocks on the bell (``BRPOP``) for up to its idle poll, so it
-    fetches a new message at once instead of at its next look. Messages that Dramatiq queues itself
-    (retries, webhook deliveries) ring no bell and wait for the look.
+    fetches a new message at once instead of at its next look. The broker rings it too when Dramatiq
+    queues a message itself (a webhook delivery, a retry once due): ``PromptRedisBroker.do_enqueue``.
     """
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, idle_poll_ms: int) -> None:
@@ -101,6 +101,14 @@ class PromptRedisBroker(RedisBroker):
         super().__init__(**options)  # type: ignore[no-untyped-call]
         self.idle_poll_ms = idle_poll_ms
         self.background_idle_poll_ms = background_idle_poll_ms
+        self._enqueue_and_ring = self.client.register_script(queue_lua(1, "ARGV[1]", "ARGV[2]"))
+
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
+        """Queue a message as Dramatiq's dispatch script does (``HSET``, ``RPUSH``) and ring its queue's bell,
+        in one script call: the messages a worker queues (webhook deliveries, retries once due, delayed
+        ones) wake an idle consumer too."""
+        queue = f"{self.namespace}:{queue_name}"
+        self._enqueue_and_ring(keys=[f"{queue}.msgs", queue, bell_key(queue)], args=[message_id, data])
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         poll = self.idle_poll_ms if queue_name == QUEUE_DRAWS else self.background_idle_poll_ms

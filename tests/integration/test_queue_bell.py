@@ -1,5 +1,5 @@
-"""An idle consumer waits on its queue's bell: a message the API or the sweep queues wakes it at once,
-not at its next look (which these consumers would take 20 s to make)."""
+"""An idle consumer waits on its queue's bell: a message the API, the sweep or a worker queues wakes it at
+once, not at its next look (which these consumers would take 20 s to make)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,17 @@ async def _requeue(url: str, queue: str, message_id: str, data: bytes) -> None:
     await client.aclose()
 
 
-@pytest.mark.parametrize("enqueue", [_claim_and_enqueue, _requeue], ids=["api", "sweep"])
+async def _send(url: str, queue: str, message_id: str, data: bytes) -> None:
+    """As a worker queues a message (a webhook delivery, a retry once due): through the broker."""
+    namespace, _, queue_name = queue.rpartition(":")
+    sender = PromptRedisBroker(
+        idle_poll_ms=IDLE_POLL_MS, background_idle_poll_ms=IDLE_POLL_MS, client=Redis.from_url(url), namespace=namespace
+    )
+    sent = sender.enqueue(dramatiq.Message.decode(data))
+    assert sent.queue_name == queue_name and sent.message_id == message_id
+
+
+@pytest.mark.parametrize("enqueue", [_claim_and_enqueue, _requeue, _send], ids=["api", "sweep", "worker"])
 def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -> None:
     import asyncio
 
