@@ -229,3 +229,18 @@ def test_redirects_are_not_followed(sandbox: Operator) -> None:
         wait_until(lambda: sandbox.client.get(deliveries).json()["data"][0]["status"] == "failed", what="failure")
         hooks.wait_for(2, timeout=1.5)
     assert [hit.answered for hit in hooks.received] == [302]
+
+
+def test_deliveries_keep_their_connection_open_and_send_no_cookie(sandbox: Operator) -> None:
+    """A worker posts one receiver's deliveries over one kept connection (one client per process, not one
+    per delivery), and never sends back the cookie a receiver set."""
+    with receiver() as hooks:
+        _subscribe(sandbox, hooks.url)
+        box = sandbox.lootbox()
+        for count in range(1, 4):
+            opened = sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": sandbox.player()})
+            assert opened.status_code == 201, opened.text
+            received = hooks.wait_for(count)
+            assert len(received) == count
+    assert len({delivered.peer for delivered in received}) == 1
+    assert all("cookie" not in delivered.headers for delivered in received)

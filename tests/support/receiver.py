@@ -16,6 +16,7 @@ class Received:
     body: str
     answered: int
     at: float
+    peer: tuple[str, int]  # the sender's address and port: one connection kept open shows one port
 
 
 @dataclass
@@ -38,6 +39,8 @@ def receiver(script: list[int] | None = None, *, port: int = 0, delay_s: float =
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # a sender may keep its connection open between requests
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
             if state.delay_s:
@@ -45,9 +48,16 @@ def receiver(script: list[int] | None = None, *, port: int = 0, delay_s: float =
             with lock:
                 status = state.script.pop(0) if state.script else 200
                 state.received.append(
-                    Received({k.lower(): v for k, v in self.headers.items()}, body, status, time.monotonic())
+                    Received(
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        status,
+                        time.monotonic(),
+                        self.client_address,
+                    )
                 )
             self.send_response(status)
+            self.send_header("set-cookie", "receiver-session=1; Path=/")  # which a sender must not send back
             if 300 <= status < 400:
                 self.send_header("location", "http://169.254.169.254/latest/meta-data/")
             self.send_header("content-length", "0")
