@@ -122,7 +122,7 @@ async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | N
     """POST the signed event; ``(status code, error, latency ms)``. Redirects are not followed."""
     started = time.monotonic()
     try:
-        check_url(endpoint.url, endpoint.mode)
+        await check_url(endpoint.url, endpoint.mode)
     except InvalidInput as refused:
         return None, f"{REFUSED}{refused.detail}", 0
     timestamp = int(time.time())

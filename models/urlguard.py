@@ -1,11 +1,14 @@
 """Where webhooks may be sent: live mode only to public ``https`` hosts; test mode also to local ``http``.
 
 The check resolves the host name, so a DNS name that points at a private address is refused too;
-deliveries check again before every attempt (DNS can change) and never follow redirects.
+deliveries check again before every attempt (DNS can change) and never follow redirects. The name is
+resolved on a thread (the event loop's resolver): a slow DNS server holds up only the request or
+delivery that asked, never the process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -13,13 +16,13 @@ from urllib.parse import urlsplit
 from models.errors import InvalidInput
 
 
-def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         pass
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise InvalidInput(f"host {host!r} does not resolve", field="url") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
@@ -31,7 +34,7 @@ def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def check_url(url: str, mode: str) -> None:
+async def check_url(url: str, mode: str) -> None:
     """Raise ``InvalidInput`` (field ``url``) unless *url* may receive webhooks in *mode*."""
     parts = urlsplit(url)
     if parts.scheme not in ({"https"} if mode == "live" else {"https", "http"}):
@@ -42,7 +45,7 @@ def check_url(url: str, mode: str) -> None:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise InvalidInput("malformed port", field="url") from None
-    if mode == "live" and not all(_public(address) for address in _addresses(parts.hostname)):
+    if mode == "live" and not all(_public(address) for address in await _addresses(parts.hostname)):
         raise InvalidInput(
             "live webhooks cannot target loopback, private, link-local or reserved addresses", field="url"
         )

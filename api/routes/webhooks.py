@@ -22,6 +22,7 @@ from api.writes import write_once
 from models.base import utcnow
 from models.errors import NotFound
 from models.tenancy import Principal
+from models.urlguard import check_url
 from models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -47,6 +48,7 @@ SCOPE = {"scope": "webhooks:write"}
 async def create(
     request: Request[Any, Any, Any], principal: Principal, data: WebhookCreate
 ) -> Response[dict[str, Any]]:
+    await check_url(data.url, principal.mode)  # resolves the host: before any transaction holds a lock
     body = msgspec.to_builtins(data)
     body.pop("idempotency_key", None)
 
@@ -82,6 +84,8 @@ async def change(
     request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: WebhookPatch
 ) -> dict[str, Any]:
     state = app_state(request)
+    if data.url is not None:
+        await check_url(data.url, principal.mode)  # resolves the host: before the transaction holds a lock
     async with state.db.transaction() as session:
         endpoint = await get_endpoint(
             session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id

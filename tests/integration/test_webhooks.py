@@ -155,6 +155,14 @@ def test_live_subscriptions_refuse_unsafe_urls(operator: Operator, url: str) -> 
     assert operator.client.get("/v1/webhooks").json()["data"] == []
 
 
+def test_a_live_subscription_cannot_be_moved_to_an_unsafe_url(operator: Operator) -> None:
+    subscription = _subscribe(operator, "https://93.184.215.14/hook", ["*"])
+    for url in ("https://localhost/hook", "https://10.1.2.3/h", "http://93.184.215.14/hook"):
+        refused = operator.client.patch(f"/v1/webhooks/{subscription['id']}", json={"url": url})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "url"
+    assert operator.client.get(f"/v1/webhooks/{subscription['id']}").json()["url"] == "https://93.184.215.14/hook"
+
+
 def test_unknown_event_types_are_refused(sandbox: Operator) -> None:
     refused = sandbox.client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["lootbox.exploded"]})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "events"

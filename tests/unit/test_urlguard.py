@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from models.errors import InvalidInput
@@ -24,15 +26,15 @@ from models.urlguard import check_url
 )
 def test_live_refuses_non_public_or_plain_http(url: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        check_url(url, "live")
+        asyncio.run(check_url(url, "live"))
     assert refused.value.field == "url"
 
 
 def test_live_accepts_public_https_address() -> None:
-    check_url("https://93.184.215.14/hook", "live")
+    asyncio.run(check_url("https://93.184.215.14/hook", "live"))
 
 
 def test_sandbox_accepts_local_http() -> None:
-    check_url("http://127.0.0.1:9999/hook", "test")
+    asyncio.run(check_url("http://127.0.0.1:9999/hook", "test"))
     with pytest.raises(InvalidInput):
-        check_url("ftp://127.0.0.1/hook", "test")
+        asyncio.run(check_url("ftp://127.0.0.1/hook", "test"))
