@@ -44,6 +44,20 @@ def queue_lua(first_key: int, message_id: str, data: str) -> str:
     )
 
 
+def encoded(actor: dramatiq.Actor[Any, Any], message_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """A message calling *actor*, as the scripts that queue messages themselves store it under *message_id*
+    (the message's id and its id in the Redis queue)."""
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=actor.queue_name,
+        actor_name=actor.actor_name,
+        args=args,
+        kwargs=kwargs,
+        options={"redis_message_id": message_id},
+        message_id=message_id,
+    )
+    return message.encode()
+
+
 class MsgspecJSON(Encoder):
     """Dramatiq's JSON message format, written and read by msgspec: a batch of a thousand events is
     encoded in the API's request path, where the standard library's encoder costs several times more."""

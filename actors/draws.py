@@ -74,7 +74,7 @@ async def run_locked(operation_id: str, owner: str, lock: str, perform: Perform,
         outcome = {"owner": owner, "error": error.to_dict()}
     await publish_result(rt.redis, operation_id, outcome)
     settle_inbox([inbox_id])
-    send_deliveries(deliveries)
+    await send_deliveries(rt.redis, deliveries)
 
 
 @dataclass
@@ -224,7 +224,7 @@ class PrizeDraws:
                 return [error]
             return [error] * len(requests)
         try:
-            send_deliveries(drawn.deliveries)
+            await send_deliveries(runtime().redis, drawn.deliveries)
         except Exception:  # Redis away: the outbox sweep sends them; the draws waiting next must go on
             log.exception("could not queue the webhook deliveries of %d draws", len(requests))
         return drawn.outcomes

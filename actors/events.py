@@ -122,7 +122,7 @@ async def _transaction(group: list[Batch]) -> Applied:
 async def _announce(applied: Applied) -> None:
     for tournament_id, totals in applied.standings.items():
         await leaderboard.record(runtime().redis, tournament_id, totals)
-    send_deliveries(applied.deliveries)
+    await send_deliveries(runtime().redis, applied.deliveries)
 
 
 _group_commit = per_loop(GroupCommit)  # the worker's single asyncio thread has one

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import dramatiq
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from actors.broker import QUEUE_WEBHOOKS
+from actors.broker import NAMESPACE, QUEUE_WEBHOOKS, bell_key, encoded, queue_lua
 from actors.locks import LockTimeout, hold
 from actors.runtime import runtime
 from models.base import iso, utcnow
 from models.errors import InvalidInput
 from models.gathering import per_loop
+from models.redis_client import Lua
 from models.signing import sign
 from models.urlguard import check_url
 from models.webhooks import (
@@ -53,10 +56,21 @@ def _new_client() -> httpx.AsyncClient:
 _client = per_loop(_new_client)
 
 
-def send_deliveries(delivery_ids: list[str]) -> None:
-    """Enqueue the first attempt of each delivery; called only after their transaction committed."""
+# KEYS: the webhooks queue's hash, list and bell; ARGV: each message's id and data, in turn.
+_QUEUE_EACH = Lua("for i = 1, #ARGV, 2 do\n" + queue_lua(1, "ARGV[i]", "ARGV[i + 1]") + "end\n")
+
+
+async def send_deliveries(redis: Redis, delivery_ids: list[str]) -> None:
+    """Queue the first attempt of each delivery, all in one script call; called only after their transaction
+    committed. Should Redis not take them, the outbox sweep sends them."""
+    if not delivery_ids:
+        return
+    args: list[str | bytes] = []
     for delivery_id in delivery_ids:
-        deliver_webhook.send(delivery_id, 0)
+        message_id = str(uuid.uuid4())
+        args += [message_id, encoded(deliver_webhook, message_id, (delivery_id, 0), {})]
+    queue = f"{NAMESPACE}:{QUEUE_WEBHOOKS}"
+    await _QUEUE_EACH(redis, [f"{queue}.msgs", queue, bell_key(queue)], args)
 
 
 @dramatiq.actor(queue_name=QUEUE_WEBHOOKS, max_retries=10, min_backoff=500, max_backoff=30000)

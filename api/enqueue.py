@@ -18,7 +18,7 @@ import dramatiq
 import msgspec
 from redis.asyncio import Redis
 
-from actors.broker import NAMESPACE, bell_key, queue_lua
+from actors.broker import NAMESPACE, bell_key, encoded, queue_lua
 from models.gathering import Gatherer
 from models.inbox import Queued
 from models.redis_client import Lua
@@ -108,15 +108,8 @@ class Job:
 
     def encode(self) -> Queued:
         message_id = str(uuid.uuid4())  # the message's id, its id in the Redis queue and its inbox row's
-        message: dramatiq.Message[Any] = dramatiq.Message(
-            queue_name=self.actor.queue_name,
-            actor_name=self.actor.actor_name,
-            args=tuple(self.args),
-            kwargs={"inbox_id": message_id},
-            options={"redis_message_id": message_id},
-            message_id=message_id,
-        )
-        return Queued(id=message_id, queue=f"{NAMESPACE}:{self.actor.queue_name}", data=message.encode())
+        data = encoded(self.actor, message_id, tuple(self.args), {"inbox_id": message_id})
+        return Queued(id=message_id, queue=f"{NAMESPACE}:{self.actor.queue_name}", data=data)
 
 
 async def claim_and_enqueue(

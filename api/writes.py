@@ -6,7 +6,7 @@ hits the record's unique key, rolls back, and answers with the record the winner
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +20,8 @@ from api.state import AppState
 from models.base import new_id
 from models.idempotency import IdempotencyRecord, find_record, fingerprint
 from models.tenancy import Principal
+
+log = logging.getLogger("wowsino.api")
 
 Outcome = tuple[int, dict[str, Any], list[str]]  # status, body, webhook deliveries to send
 Work = Callable[[AsyncSession], Awaitable[Outcome]]
@@ -62,6 +64,8 @@ async def write_once(
         except IntegrityError:
             if attempt == 1 or key is None:
                 raise
-    if deliveries:
-        await asyncio.to_thread(send_deliveries, deliveries)
+    try:
+        await send_deliveries(state.redis, deliveries)
+    except Exception:  # committed: Redis away, the outbox sweep sends them; the answer stands
+        log.exception("could not queue the webhook deliveries of %s", operation)
     return answer(status, body, replayed=False)

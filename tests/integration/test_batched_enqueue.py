@@ -9,6 +9,7 @@ import uuid
 import dramatiq
 
 from actors.draws import draw_prizes_actor
+from actors.webhooks import send_deliveries
 from api.enqueue import MAX_JOBS_PER_MESSAGE, Batches, Job
 from api.inbox import InboxWriter
 from models import inbox
@@ -85,6 +86,29 @@ def test_more_draws_than_a_message_holds_go_in_several_messages_each_draw_once(r
         async with db.inbox() as session:
             for message in messages:
                 assert await session.get(inbox.InboxMessage, message.message_id) is not None
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_the_deliveries_of_a_transaction_are_queued_in_one_call_and_ring_the_bell(redis_url: str) -> None:
+    async def scenario() -> None:
+        client = connect(redis_url)
+        queue = "wowsino:webhooks"
+        await client.delete(queue, f"{queue}.msgs", f"{queue}.bell")
+        await send_deliveries(client, ["d1", "d2", "d3"])
+        await send_deliveries(client, [])  # nothing to send: no call
+        messages = [
+            dramatiq.Message.decode(await client.hget(f"{queue}.msgs", message_id))
+            for message_id in await client.lrange(queue, 0, -1)
+        ]
+        assert [(message.actor_name, message.args, message.kwargs) for message in messages] == [
+            ("deliver_webhook", ("d1", 0), {}),
+            ("deliver_webhook", ("d2", 0), {}),
+            ("deliver_webhook", ("d3", 0), {}),
+        ]
+        assert all(message.options["redis_message_id"] == message.message_id for message in messages)
+        assert await client.llen(f"{queue}.bell") == 1
         await client.aclose()
 
     asyncio.run(scenario())
