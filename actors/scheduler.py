@@ -17,6 +17,7 @@ import logging
 import signal
 from datetime import timedelta
 
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 
 from actors.broker import bell_key, queue_lua
@@ -25,7 +26,7 @@ from actors.runtime import runtime
 from actors.webhooks import deliver_webhook
 from config.process import freeze_startup_heap
 from models import inbox, raffles, tournaments
-from models.base import new_id, utcnow
+from models.base import new_id, table, utcnow
 from models.engines import EngineColumns
 from models.redis_client import Lua
 from models.webhooks import WebhookDelivery, WebhookEndpoint, due_before
@@ -36,7 +37,11 @@ SCHEDULED_MARK_S = 60
 
 
 async def sweep_outbox() -> int:
-    """Re-send overdue pending deliveries of active endpoints; returns how many were sent."""
+    """Re-send overdue pending deliveries of active endpoints; returns how many were sent.
+
+    Each one sent is due again only a grace period later: a delivery still waiting behind a long queue
+    (webhooks arriving faster than they go out) is sent again once per grace period, not at every pass,
+    which would add a message per pass to the queue it is waiting in."""
     rt = runtime()
     async with rt.db.reader() as session:
         rows = await session.execute(
@@ -50,6 +55,20 @@ async def sweep_outbox() -> int:
             .limit(SWEEP_BATCH)
         )
         overdue = list(rows.all())
+    if not overdue:
+        return 0
+    async with rt.db.transaction() as session:  # unless an attempt was made meanwhile
+        deliveries = table(WebhookDelivery)
+        await session.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == bindparam("delivery"),
+                deliveries.c.attempt_count == bindparam("attempt"),
+                deliveries.c.status == "pending",
+            )
+            .values(next_attempt_at=utcnow()),
+            [{"delivery": delivery_id, "attempt": attempt} for delivery_id, attempt in overdue],
+        )
     for delivery_id, attempt in overdue:
         deliver_webhook.send(delivery_id, attempt)
     return len(overdue)

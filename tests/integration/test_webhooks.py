@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import httpx
 import pytest
@@ -182,6 +183,38 @@ def test_sweep_delivers_events_whose_message_was_lost(stack: Stack, sandbox: Ope
             stack.webhooks.send(signal.SIGCONT)
         received = hooks.wait_for(1, timeout=20)
     assert len(received) >= 1 and json.loads(received[0].body)["type"] == "lootbox.opened"
+
+
+def test_a_delivery_waiting_behind_a_stalled_worker_is_sent_again_once_per_grace_period(
+    stack: Stack, sandbox: Operator
+) -> None:
+    """The sweep re-sends a delivery that waited past the grace period (2 s here), then waits another grace
+    period: not a message at each pass (every 0.2 s here) into the queue it is waiting in. Sent once."""
+    queue = redis.Redis.from_url(stack.redis_url)
+
+    def queued(delivery_id: str) -> int:
+        """The messages waiting in the webhooks queue for this delivery (other tests' may be there too)."""
+        found = [
+            queue.hget("wowsino:webhooks.msgs", message_id) for message_id in queue.lrange("wowsino:webhooks", 0, -1)
+        ]
+        return sum(json.loads(data)["args"][0] == delivery_id for data in found if data is not None)
+
+    with receiver() as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        box = sandbox.lootbox()
+        stack.webhooks.send(signal.SIGSTOP)
+        try:
+            opened = sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": sandbox.player()})
+            assert opened.status_code == 201, opened.text
+            (delivery,) = sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"]
+            wait_until(lambda: queued(delivery["id"]) >= 2, what="the sweep to send the delivery again")
+            time.sleep(1.5)  # seven more passes, within the next grace period
+            assert queued(delivery["id"]) == 2  # the first message and the one sent again
+        finally:
+            stack.webhooks.send(signal.SIGCONT)
+        assert len(hooks.wait_for(1)) == 1
+        time.sleep(1)
+        assert len(hooks.received) == 1  # the message sent again finds the attempt made
 
 
 def test_rotated_secret_sends_both_signatures_for_a_day(sandbox: Operator) -> None:
