@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from actors.broker import bell_key, queue_lua
 from actors.draws import close_tournament_actor, draw_raffle_actor
 from actors.runtime import runtime
-from actors.webhooks import deliver_webhook
+from actors.webhooks import queue_attempts
 from config.process import freeze_startup_heap
 from models import inbox, raffles, tournaments
 from models.base import new_id, table, utcnow
@@ -69,8 +69,7 @@ async def sweep_outbox() -> int:
             .values(next_attempt_at=utcnow()),
             [{"delivery": delivery_id, "attempt": attempt} for delivery_id, attempt in overdue],
         )
-    for delivery_id, attempt in overdue:
-        deliver_webhook.send(delivery_id, attempt)
+    await queue_attempts(rt.redis, overdue)
     return len(overdue)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -61,14 +62,19 @@ _QUEUE_EACH = Lua("for i = 1, #ARGV, 2 do\n" + queue_lua(1, "ARGV[i]", "ARGV[i +
 
 
 async def send_deliveries(redis: Redis, delivery_ids: list[str]) -> None:
-    """Queue the first attempt of each delivery, all in one script call; called only after their transaction
-    committed. Should Redis not take them, the outbox sweep sends them."""
-    if not delivery_ids:
+    """Queue the first attempt of each delivery; called only after their transaction committed. Should
+    Redis not take them, the outbox sweep sends them."""
+    await queue_attempts(redis, [(delivery_id, 0) for delivery_id in delivery_ids])
+
+
+async def queue_attempts(redis: Redis, attempts: Sequence[tuple[str, int]]) -> None:
+    """Queue ``(delivery id, attempt number)`` messages, all in one script call that rings the queue's bell."""
+    if not attempts:
         return
     args: list[str | bytes] = []
-    for delivery_id in delivery_ids:
+    for delivery_id, attempt in attempts:
         message_id = str(uuid.uuid4())
-        args += [message_id, encoded(deliver_webhook, message_id, (delivery_id, 0), {})]
+        args += [message_id, encoded(deliver_webhook, message_id, (delivery_id, attempt), {})]
     queue = f"{NAMESPACE}:{QUEUE_WEBHOOKS}"
     await _QUEUE_EACH(redis, [f"{queue}.msgs", queue, bell_key(queue)], args)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from actors.webhooks import deliver_webhook
+from actors.webhooks import queue_attempts
 from api.auth import app_state
 from api.pagination import listing, page, window
 from api.responses import Page, answer
@@ -103,8 +102,7 @@ async def change(
                 )
             )
             held = list(rows.all())
-    for delivery_id, attempt in held:
-        await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
+    await queue_attempts(state.redis, held)
     return view
 
 
@@ -218,8 +216,7 @@ async def redeliver_failed(
                 .where(col(WebhookDelivery.id).in_([delivery_id for delivery_id, _ in failed]))
                 .values(status="pending", next_attempt_at=utcnow())
             )
-    for delivery_id, attempt in failed:
-        await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
+    await queue_attempts(app_state(request).redis, failed)
     return {"redelivered": len(failed)}
 
 
@@ -253,5 +250,5 @@ async def redeliver(
             .values(status="pending", next_attempt_at=utcnow())
         )
         attempt = delivery.attempt_count
-    await asyncio.to_thread(deliver_webhook.send, delivery_id, attempt)
+    await queue_attempts(app_state(request).redis, [(delivery_id, attempt)])
     return {"id": delivery_id, "status": "pending"}
