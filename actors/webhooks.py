@@ -11,21 +11,22 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import dramatiq
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 
 from actors.broker import NAMESPACE, QUEUE_WEBHOOKS, bell_key, encoded, queue_lua
 from actors.locks import LockTimeout, hold
 from actors.runtime import runtime
-from models.base import iso, utcnow
+from models.base import iso, table, utcnow
 from models.errors import InvalidInput
-from models.gathering import per_loop
+from models.gathering import Gatherer, per_loop
 from models.redis_client import Lua
 from models.signing import sign
 from models.urlguard import check_url
@@ -45,11 +46,13 @@ USER_AGENT = "WOWsino-Webhooks/1"
 
 def _new_client() -> httpx.AsyncClient:
     """The client every delivery of a worker process goes through: making one costs about 20 ms of CPU
-    (its TLS context), and it keeps connections to receivers open between deliveries. Redirects are not
+    (its TLS context), and it keeps connections to receivers open between deliveries (one per delivery in
+    flight, up to 100: httpx keeps 20 by default, and closed the others after each POST). Redirects are not
     followed, and no cookie is kept: a receiver's cookie never goes to another operator's receiver."""
     return httpx.AsyncClient(
         timeout=runtime().settings.webhook_timeout_s,
         follow_redirects=False,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
     )
 
@@ -90,20 +93,94 @@ async def deliver_webhook(delivery_id: str, attempt: int) -> None:
         return  # another run is making this attempt
 
 
-async def _attempt(delivery_id: str, attempt: int) -> None:
-    rt = runtime()
-    async with rt.db.reader() as session:
-        row = (
+@dataclass
+class _Due:
+    """An attempt a message asks for, and what the group lookup found of it."""
+
+    delivery_id: str
+    found: tuple[WebhookDelivery, WebhookEndpoint, WebhookEvent] | None = None
+
+
+@dataclass(frozen=True)
+class _Made:
+    """An attempt made, as the group record writes it."""
+
+    delivery_id: str
+    endpoint_id: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    status: str
+    attempted_at: datetime
+    next_attempt_at: datetime
+
+
+_DUE = (
+    select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
+    .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
+    .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
+    .where(col(WebhookDelivery.id).in_(bindparam("ids", expanding=True)))
+)
+_deliveries = table(WebhookDelivery).c
+_RECORD = (  # a rerun that already recorded this attempt matches nothing
+    update(table(WebhookDelivery))
+    .where(_deliveries.id == bindparam("delivery"), _deliveries.attempt_count == bindparam("attempt"))
+    .values(status=bindparam("status"), attempt_count=bindparam("attempt") + 1, next_attempt_at=bindparam("next"))
+)
+
+
+async def _look_up(due: list[_Due]) -> None:
+    """The delivery, endpoint and event of every attempt waiting, in one read."""
+    async with runtime().db.reader() as session:
+        rows = await session.execute(_DUE, {"ids": sorted({d.delivery_id for d in due})})
+        found = {delivery.id: (delivery, endpoint, event) for delivery, endpoint, event in rows}
+    for d in due:
+        d.found = found.get(d.delivery_id)
+
+
+async def _record(made: list[_Made]) -> None:
+    """Every attempt made meanwhile, in one write transaction: its log row, and its delivery moved on."""
+    async with runtime().db.transaction() as session:
+        await session.execute(
+            insert(table(WebhookAttempt)),
+            [
+                {
+                    "delivery_id": m.delivery_id,
+                    "attempted_at": m.attempted_at,
+                    "status_code": m.status_code,
+                    "error": m.error,
+                    "latency_ms": m.latency_ms,
+                }
+                for m in made
+            ],
+        )
+        await session.execute(
+            _RECORD,
+            [
+                {"delivery": m.delivery_id, "attempt": m.attempt, "status": m.status, "next": m.next_attempt_at}
+                for m in made
+            ],
+        )
+        if gone := sorted({m.endpoint_id for m in made if m.status_code == 410}):
             await session.execute(
-                select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
-                .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
-                .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
-                .where(WebhookDelivery.id == delivery_id)
+                update(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(gone)).values(status="paused")
             )
-        ).one_or_none()
-    if row is None:
+
+
+_lookups = per_loop(lambda: Gatherer(_look_up))
+_records = per_loop(lambda: Gatherer(_record))
+
+
+async def _attempt(delivery_id: str, attempt: int) -> None:
+    """Make the attempt if it is still due. The lookups and records of the attempts a process makes at the
+    same time share one read and one write transaction."""
+    rt = runtime()
+    lookup = _Due(delivery_id)
+    await _lookups().add([lookup])
+    if lookup.found is None:
         return
-    delivery, endpoint, event = row
+    delivery, endpoint, event = lookup.found
     if (
         delivery.status != "pending"
         or delivery.attempt_count != attempt
@@ -120,20 +197,18 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
     next_at = now + timedelta(seconds=delay)
     if retry and next_at > delivery.created_at + timedelta(seconds=rt.settings.webhook_retry_horizon_s):
         retry = False
-    status = "succeeded" if ok else "pending" if retry else "failed"
-    async with rt.db.transaction() as session:
-        session.add(
-            WebhookAttempt(delivery_id=delivery.id, status_code=status_code, error=error, latency_ms=latency_ms)
-        )
-        await session.execute(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id) == delivery.id, col(WebhookDelivery.attempt_count) == attempt)
-            .values(status=status, attempt_count=attempt + 1, next_attempt_at=next_at if retry else now)
-        )
-        if status_code == 410:
-            await session.execute(
-                update(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint.id).values(status="paused")
-            )
+    made = _Made(
+        delivery_id=delivery.id,
+        endpoint_id=endpoint.id,
+        attempt=attempt,
+        status_code=status_code,
+        error=error,
+        latency_ms=latency_ms,
+        status="succeeded" if ok else "pending" if retry else "failed",
+        attempted_at=now,
+        next_attempt_at=next_at if retry else now,
+    )
+    await _records().add([made])
     if retry:
         deliver_webhook.send_with_options(args=(delivery.id, attempt + 1), delay=int(delay * 1000))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+from dramatiq.broker import MessageProxy
 from redis import Redis
 
 from actors.broker import QUEUE_DRAWS, PromptRedisBroker, bell_key
@@ -79,3 +80,26 @@ def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -
     assert not waiting.is_alive(), "the consumer slept through the bell"
     fetched = woken[0] or next(consumer)  # woken before the message was there: it fetches it now
     assert fetched is not None and fetched.message_id == message_id
+
+
+def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowledged(redis_url: str) -> None:
+    namespace = f"full-{uuid.uuid4().hex[:8]}"
+    broker = PromptRedisBroker(
+        idle_poll_ms=IDLE_POLL_MS,
+        background_idle_poll_ms=IDLE_POLL_MS,
+        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
+        namespace=namespace,
+    )
+    sent = [broker.enqueue(dramatiq.Message.decode(_message(broker)[1])).message_id for _ in range(6)]
+    consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
+    held = [message for message in (next(consumer) for _ in range(4)) if message is not None]
+    assert len(held) == 4  # its whole prefetch, as its threads would hold it
+    Redis.from_url(redis_url).delete(bell_key(f"{namespace}:{QUEUE_DRAWS}"))  # no bell to wake it either
+    woken: list[MessageProxy | None] = []
+    waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
+    waiting.start()
+    consumer.ack(held[0])  # a quarter of 4, acknowledged as a worker thread does
+    waiting.join(timeout=IDLE_POLL_MS / 2000)
+    assert not waiting.is_alive(), "a full consumer slept its idle poll after a slot was freed"
+    fetched = woken[0] or next(consumer)
+    assert fetched is not None and fetched.message_id == sent[4]

@@ -34,9 +34,14 @@ class Receiver:
 
 
 @contextmanager
-def receiver(script: list[int] | None = None, *, port: int = 0, delay_s: float = 0.0) -> Iterator[Receiver]:
+def receiver(
+    script: list[int] | None = None, *, port: int = 0, delay_s: float = 0.0, together: int = 1
+) -> Iterator[Receiver]:
+    """A receiver on a free port (or *port*); *together* > 1 holds each request until that many are waiting,
+    then answers them all at once."""
     state = Receiver(url="", script=list(script or []), delay_s=delay_s)
     lock = threading.Lock()
+    gathered = threading.Barrier(together)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # a sender may keep its connection open between requests
@@ -45,6 +50,7 @@ def receiver(script: list[int] | None = None, *, port: int = 0, delay_s: float =
             body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
             if state.delay_s:
                 time.sleep(state.delay_s)
+            gathered.wait(timeout=30)
             with lock:
                 status = state.script.pop(0) if state.script else 200
                 state.received.append(
