@@ -83,16 +83,16 @@ class _BellConsumer(_RedisConsumer):
     queues a message itself (a webhook delivery, a retry once due): ``PromptRedisBroker.do_enqueue``.
 
     A consumer holding its whole prefetch (the messages its threads run and those waiting for a thread)
-    waits until a quarter of it is acknowledged, then fetches that many in one call: sleeping its idle poll
-    instead left the threads without work once they had run what they held (a webhooks worker whose
-    deliveries take 20 ms stood idle most of every 100 ms).
+    waits until *refill* of them are acknowledged (or its idle poll passed), then fetches that many in one
+    call: sleeping its idle poll instead left the threads without work once they had run what they held
+    (a webhooks worker whose deliveries take 20 ms stood idle most of every 100 ms).
     """
 
-    def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, idle_poll_ms: int) -> None:
+    def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, idle_poll_ms: int, refill: int) -> None:
         super().__init__(broker, queue_name, prefetch, 0)  # type: ignore[no-untyped-call]  # never sleeps
         self.idle_poll_s = idle_poll_ms / 1000
         self.bell = bell_key(f"{broker.namespace}:{queue_name}")
-        self.refill = max(1, prefetch // 4)
+        self.refill = max(1, min(refill, prefetch))
         self.freed = threading.Event()  # set by the worker threads once ``refill`` slots are free
 
     def __next__(self) -> MessageProxy | None:
@@ -154,8 +154,10 @@ class PromptRedisBroker(RedisBroker):
         self._enqueue_and_ring(keys=[f"{queue}.msgs", queue, bell_key(queue)], args=[message_id, data])
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
-        poll = self.idle_poll_ms if queue_name == QUEUE_DRAWS else self.background_idle_poll_ms
-        return _BellConsumer(self, queue_name, prefetch, min(timeout, poll))
+        if queue_name == QUEUE_DRAWS:  # a short poll; fetching more often took CPU from the draws' event loop
+            return _BellConsumer(self, queue_name, prefetch, min(timeout, self.idle_poll_ms), refill=prefetch)
+        poll = min(timeout, self.background_idle_poll_ms)
+        return _BellConsumer(self, queue_name, prefetch, poll, refill=prefetch // 4)
 
 
 class FreezeStartupHeap(Middleware):

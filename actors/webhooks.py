@@ -94,8 +94,8 @@ async def deliver_webhook(delivery_id: str, attempt: int) -> None:
 
 
 @dataclass
-class _Due:
-    """An attempt a message asks for, and what the group lookup found of it."""
+class _Lookup:
+    """The delivery an attempt is for, and what the group's read found of it."""
 
     delivery_id: str
     found: tuple[WebhookDelivery, WebhookEndpoint, WebhookEvent] | None = None
@@ -130,13 +130,13 @@ _RECORD = (  # a rerun that already recorded this attempt matches nothing
 )
 
 
-async def _look_up(due: list[_Due]) -> None:
+async def _look_up(lookups: list[_Lookup]) -> None:
     """The delivery, endpoint and event of every attempt waiting, in one read."""
     async with runtime().db.reader() as session:
-        rows = await session.execute(_DUE, {"ids": sorted({d.delivery_id for d in due})})
+        rows = await session.execute(_DUE, {"ids": sorted({lookup.delivery_id for lookup in lookups})})
         found = {delivery.id: (delivery, endpoint, event) for delivery, endpoint, event in rows}
-    for d in due:
-        d.found = found.get(d.delivery_id)
+    for lookup in lookups:
+        lookup.found = found.get(lookup.delivery_id)
 
 
 async def _record(made: list[_Made]) -> None:
@@ -176,7 +176,7 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
     """Make the attempt if it is still due. The lookups and records of the attempts a process makes at the
     same time share one read and one write transaction."""
     rt = runtime()
-    lookup = _Due(delivery_id)
+    lookup = _Lookup(delivery_id)
     await _lookups().add([lookup])
     if lookup.found is None:
         return

@@ -12,7 +12,7 @@ import pytest
 from dramatiq.broker import MessageProxy
 from redis import Redis
 
-from actors.broker import QUEUE_DRAWS, PromptRedisBroker, bell_key
+from actors.broker import QUEUE_DRAWS, QUEUE_WEBHOOKS, PromptRedisBroker, bell_key
 from actors.scheduler import _REQUEUE
 from api.enqueue import _CLAIM_AND_ENQUEUE
 from models.redis_client import connect
@@ -90,11 +90,12 @@ def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowled
         client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
         namespace=namespace,
     )
-    sent = [broker.enqueue(dramatiq.Message.decode(_message(broker)[1])).message_id for _ in range(6)]
-    consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
+    messages = [dramatiq.Message(QUEUE_WEBHOOKS, "bell_test", (), {}, {}) for _ in range(6)]
+    sent = [broker.enqueue(message).message_id for message in messages]
+    consumer = broker.consume(QUEUE_WEBHOOKS, prefetch=4, timeout=IDLE_POLL_MS)
     held = [message for message in (next(consumer) for _ in range(4)) if message is not None]
     assert len(held) == 4  # its whole prefetch, as its threads would hold it
-    Redis.from_url(redis_url).delete(bell_key(f"{namespace}:{QUEUE_DRAWS}"))  # no bell to wake it either
+    Redis.from_url(redis_url).delete(bell_key(f"{namespace}:{QUEUE_WEBHOOKS}"))  # no bell to wake it either
     woken: list[MessageProxy | None] = []
     waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
     waiting.start()
