@@ -99,7 +99,7 @@ class _BellConsumer(_RedisConsumer):
         message: MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
         if message is None:
             try:
-                if self.outstanding_message_count < self.prefetch:  # it found the queue empty
+                if self._free() > 0:  # it found the queue empty
                     self.broker.client.brpop([self.bell], timeout=self.idle_poll_s)
                 else:  # every slot is taken until messages are acknowledged
                     self.freed.clear()

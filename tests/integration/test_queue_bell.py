@@ -21,6 +21,16 @@ from tests.support.processes import wait_until
 IDLE_POLL_MS = 20_000
 
 
+def _broker(redis_url: str, namespace: str) -> PromptRedisBroker:
+    """A broker whose consumers would take 20 s to look at their queue again on their own."""
+    return PromptRedisBroker(
+        idle_poll_ms=IDLE_POLL_MS,
+        background_idle_poll_ms=IDLE_POLL_MS,
+        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
+        namespace=namespace,
+    )
+
+
 def _message(broker: PromptRedisBroker) -> tuple[str, bytes]:
     message_id = str(uuid.uuid4())
     message: dramatiq.Message[Any] = dramatiq.Message(
@@ -50,9 +60,7 @@ async def _requeue(url: str, queue: str, message_id: str, data: bytes) -> None:
 async def _send(url: str, queue: str, message_id: str, data: bytes) -> None:
     """As a worker queues a message (a webhook delivery, a retry once due): through the broker."""
     namespace, _, queue_name = queue.rpartition(":")
-    sender = PromptRedisBroker(
-        idle_poll_ms=IDLE_POLL_MS, background_idle_poll_ms=IDLE_POLL_MS, client=Redis.from_url(url), namespace=namespace
-    )
+    sender = _broker(url, namespace)
     sent = sender.enqueue(dramatiq.Message.decode(data))
     assert sent.queue_name == queue_name and sent.message_id == message_id
 
@@ -62,12 +70,7 @@ def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -
     import asyncio
 
     namespace = f"bell-{uuid.uuid4().hex[:8]}"
-    broker = PromptRedisBroker(
-        idle_poll_ms=IDLE_POLL_MS,
-        background_idle_poll_ms=IDLE_POLL_MS,
-        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
-        namespace=namespace,
-    )
+    broker = _broker(redis_url, namespace)
     consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
     woken: list[object] = []
     waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
@@ -84,12 +87,7 @@ def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -
 
 def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowledged(redis_url: str) -> None:
     namespace = f"full-{uuid.uuid4().hex[:8]}"
-    broker = PromptRedisBroker(
-        idle_poll_ms=IDLE_POLL_MS,
-        background_idle_poll_ms=IDLE_POLL_MS,
-        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
-        namespace=namespace,
-    )
+    broker = _broker(redis_url, namespace)
     messages = [dramatiq.Message(QUEUE_WEBHOOKS, "bell_test", (), {}, {}) for _ in range(6)]
     sent = [broker.enqueue(message).message_id for message in messages]
     consumer = broker.consume(QUEUE_WEBHOOKS, prefetch=4, timeout=IDLE_POLL_MS)
