@@ -11,6 +11,7 @@ import redis
 from dramatiq import Middleware, Worker
 from dramatiq.broker import Broker, Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import dq_name
 from dramatiq.encoder import Encoder
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware.asyncio import AsyncIO
@@ -44,15 +45,27 @@ def queue_lua(first_key: int, message_id: str, data: str) -> str:
     )
 
 
-def encoded(actor: dramatiq.Actor[Any, Any], message_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+def encoded(
+    actor: dramatiq.Actor[Any, Any],
+    message_id: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    eta_ms: int | None = None,
+) -> bytes:
     """A message calling *actor*, as the scripts that queue messages themselves store it under *message_id*
-    (the message's id and its id in the Redis queue)."""
+    (the message's id and its id in the Redis queue). Given *eta_ms* (milliseconds since the epoch), it is a
+    delayed message, for the actor's delay queue, as Dramatiq's ``send_with_options(delay=...)``
+    writes it."""
+    options: dict[str, Any] = {"redis_message_id": message_id}
+    if eta_ms is not None:
+        options["eta"] = eta_ms
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=actor.queue_name,
+        queue_name=actor.queue_name if eta_ms is None else dq_name(actor.queue_name),
         actor_name=actor.actor_name,
         args=args,
         kwargs=kwargs,
-        options={"redis_message_id": message_id},
+        options=options,
         message_id=message_id,
     )
     return message.encode()

@@ -17,6 +17,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import dramatiq
 import httpx
+from dramatiq.common import dq_name
 from redis.asyncio import Redis
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
@@ -70,15 +71,18 @@ async def send_deliveries(redis: Redis, delivery_ids: list[str]) -> None:
     await queue_attempts(redis, [(delivery_id, 0) for delivery_id in delivery_ids])
 
 
-async def queue_attempts(redis: Redis, attempts: Sequence[tuple[str, int]]) -> None:
-    """Queue ``(delivery id, attempt number)`` messages, all in one script call that rings the queue's bell."""
+async def queue_attempts(redis: Redis, attempts: Sequence[tuple[str, int]], *, delay_ms: int = 0) -> None:
+    """Queue ``(delivery id, attempt number)`` messages, all in one script call that rings the queue's bell;
+    with *delay_ms*, on the delay queue, due that much later (as ``send_with_options(delay=...)`` queues them,
+    without blocking the caller's event loop)."""
     if not attempts:
         return
+    eta_ms = int(time.time() * 1000) + delay_ms if delay_ms else None
     args: list[str | bytes] = []
     for delivery_id, attempt in attempts:
         message_id = str(uuid.uuid4())
-        args += [message_id, encoded(deliver_webhook, message_id, (delivery_id, attempt), {})]
-    queue = f"{NAMESPACE}:{QUEUE_WEBHOOKS}"
+        args += [message_id, encoded(deliver_webhook, message_id, (delivery_id, attempt), {}, eta_ms=eta_ms)]
+    queue = f"{NAMESPACE}:{QUEUE_WEBHOOKS if eta_ms is None else dq_name(QUEUE_WEBHOOKS)}"
     await _QUEUE_EACH(redis, [f"{queue}.msgs", queue, bell_key(queue)], args)
 
 
@@ -210,7 +214,7 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
     )
     await _records().add([made])
     if retry:
-        deliver_webhook.send_with_options(args=(delivery.id, attempt + 1), delay=int(delay * 1000))
+        await queue_attempts(rt.redis, [(delivery.id, attempt + 1)], delay_ms=int(delay * 1000))
 
 
 async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | None, str | None, int]:
