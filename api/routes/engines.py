@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -120,9 +121,14 @@ async def accept(state: AppState, principal: Principal, event: dict[str, Any]) -
 
 
 def source_claim(principal: Principal, event: dict[str, Any]) -> str:
-    """The Redis key claiming an event's business id within its engine (journeys: within the brand)."""
+    """The Redis key claiming an event's business id within its engine (journeys: within the brand).
+
+    A digest (128 bits) of the tenant, mode, event type, engine and business id: Redis keeps one such key
+    per event for ``IDEMPOTENCY_TTL``, and the ids spelled out (two UUIDs and the business id) made each
+    key take about 250 bytes of its memory against about 140, and its claim a third more of its time."""
     engine = event.get("engine_id") or principal.brand_id
-    return f"wowsino:source:{principal.tenant_id}:{principal.mode}:{event['type']}:{engine}:{event['source_id']}"
+    identity = f"{principal.tenant_id}:{principal.mode}:{event['type']}:{engine}:{event['source_id']}"
+    return "wowsino:source:" + hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
 
 
 def listing_handler(
