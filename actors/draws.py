@@ -197,7 +197,9 @@ class PrizeDraws:
                 answered.append((waiting, outcome))
         released, published = await asyncio.gather(
             release_each(rt.redis, locks, token),
-            publish_results(rt.redis, [(waiting.request.operation_id, outcome) for waiting, outcome in answered]),
+            publish_results(
+                rt.redis, [(waiting.request.operation_id, outcome) for waiting, outcome in answered], recorded=True
+            ),
             return_exceptions=True,
         )
         if isinstance(released, Exception):  # they expire within the lock's TTL

@@ -17,24 +17,25 @@ from models.redis_client import Lua
 
 CHANNEL = "wowsino:operations:done"
 RESULT_TTL_S = 86400
+RECORDED_RESULT_TTL_S = 600  # an outcome the database holds too: Redis keeps it for those waiting meanwhile
 
 
 def result_key(operation_id: str) -> str:
     return f"wowsino:operations:{operation_id}"
 
 
-# KEYS: the result keys; ARGV: their TTL, the channel, then each operation's id and outcome. A script, so
-# the answers of the draws that one transaction carried out go to Redis in one call, and out in one
+# KEYS: the result keys; ARGV: the channel, then each operation's id, outcome and TTL. A script, so the
+# answers of the draws that one transaction carried out go to Redis in one call, and out in one
 # announcement: every API process reads every announcement, so one per draw would cost each of them a
 # pub/sub message per draw of every process.
 _PUBLISH = Lua("""
 local lines = {}
 for i, key in ipairs(KEYS) do
-  local id, outcome = ARGV[2 * i + 1], ARGV[2 * i + 2]
-  redis.call('set', key, outcome, 'EX', ARGV[1])
+  local id, outcome = ARGV[3 * i - 1], ARGV[3 * i]
+  redis.call('set', key, outcome, 'EX', ARGV[3 * i + 1])
   lines[i] = id .. ' ' .. outcome
 end
-redis.call('publish', ARGV[2], table.concat(lines, '\\n'))
+redis.call('publish', ARGV[1], table.concat(lines, '\\n'))
 return 0
 """)
 
@@ -44,11 +45,18 @@ async def publish_result(redis: Redis, operation_id: str, outcome: dict[str, Any
     await publish_results(redis, [(operation_id, outcome)])
 
 
-async def publish_results(redis: Redis, outcomes: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """``publish_result`` for many operations, in one script call."""
+async def publish_results(
+    redis: Redis, outcomes: Sequence[tuple[str, dict[str, Any]]], *, recorded: bool = False
+) -> None:
+    """``publish_result`` for many operations, in one script call. *recorded* says that the database holds
+    each new answer among them under its operation id (a prize draw's idempotency record): Redis then keeps
+    those for ``RECORDED_RESULT_TTL_S`` only, not a day (about 870 bytes each), and replays and polls read
+    them from the database. Refusals, and answers found from an earlier operation, are kept a day."""
     if not outcomes:
         return
-    args: list[Any] = [RESULT_TTL_S, CHANNEL]
+    args: list[Any] = [CHANNEL]
     for operation_id, outcome in outcomes:
-        args += [operation_id, json.dumps(outcome)]
+        fresh = "error" not in outcome and not outcome.get("deduped")
+        ttl_s = RECORDED_RESULT_TTL_S if recorded and fresh else RESULT_TTL_S
+        args += [operation_id, json.dumps(outcome), ttl_s]
     await _PUBLISH(redis, [result_key(operation_id) for operation_id, _ in outcomes], args)

@@ -68,7 +68,9 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
                     "this idempotency_key was already used with a different request", field="idempotency_key"
                 )
             replay = True
-        outcome = await state.waiter.wait(operation_id, timeout_s)
+        # the database holds every answer given to a key, while Redis keeps a prize draw's for minutes only
+        stored = await _stored(state, principal, submission.operation, key, digest) if replay else None
+        outcome = stored or await state.waiter.wait(operation_id, timeout_s)
     if outcome is None and replay:
         outcome = await _stored(state, principal, submission.operation, key, digest)
     if outcome is None:

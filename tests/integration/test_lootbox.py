@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from actors.results import RECORDED_RESULT_TTL_S, result_key
 from models.verify import verify_draw
 from tests.support.api import PRIZES, Operator, grant
 from tests.support.stack import Stack
@@ -42,6 +44,31 @@ def test_replay_returns_the_original_and_never_draws_again(operator: Operator) -
     assert second.status_code == 201 and second.headers["idempotent-replayed"] == "true"
     assert second.json() == {**first.json(), "deduped": True}
     assert operator.balance(username) == first.json()["reward"]["amount"]
+
+
+def test_an_answer_leaves_redis_within_minutes_and_replays_and_polls_read_it_from_the_database(
+    stack: Stack, operator: Operator
+) -> None:
+    """Redis would otherwise keep every open's answer (about 870 bytes) for a day beside its database record."""
+    username = operator.player()
+    box = operator.lootbox()
+    request = {"user_id": username, "idempotency_key": "kept"}
+    first = operator.client.post(f"/v1/lootbox/{box['id']}/open", json=request).json()
+    paid = operator.lootbox(cost_winz=60)
+    refused = operator.client.post(f"/v1/lootbox/{paid['id']}/open", json={"user_id": operator.player()})
+    assert refused.status_code == 402  # refused by the worker, which published the refusal
+    client = redis.Redis.from_url(stack.redis_url)
+    answers = {key: json.loads(client.get(key) or "{}") for key in client.scan_iter(result_key("*"))}
+    kept = {"error" in outcome: client.ttl(key) for key, outcome in answers.items()}
+    assert 0 < kept[False] <= RECORDED_RESULT_TTL_S < kept[True]  # a refusal is in Redis only: kept a day
+    client.delete(result_key(first["open_id"]))  # as Redis will have forgotten it
+    client.close()
+    again = operator.client.post(f"/v1/lootbox/{box['id']}/open", json=request)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == {**first, "deduped": True}
+    polled = operator.client.get(f"/v1/operations/{first['open_id']}").json()
+    assert polled == {"operation_id": first["open_id"], "status": "succeeded", "result": first}
+    assert operator.balance(username) == first["reward"]["amount"]
 
 
 def test_same_key_with_another_body_is_422_and_changes_nothing(operator: Operator) -> None:
