@@ -76,7 +76,7 @@ def test_a_retry_is_queued_without_holding_up_the_event_loop(
         queue, delayed = f"{NAMESPACE}:{QUEUE_WEBHOOKS}", f"{NAMESPACE}:{dq_name(QUEUE_WEBHOOKS)}"
         await admin.execute_command("CLIENT", "PAUSE", 4000, "WRITE")  # scripts wait until UNPAUSE
         attempt = asyncio.create_task(webhooks._attempt(delivery_id, 0))
-        while not await _attempt_logged(db):
+        while not await _attempt_logged(db) and not attempt.done():
             await asyncio.sleep(0.01)
         waiting = not attempt.done()
         queued_meanwhile = await admin.llen(delayed)
