@@ -24,15 +24,23 @@ def result_key(operation_id: str) -> str:
     return f"wowsino:operations:{operation_id}"
 
 
-# KEYS: the result keys; ARGV: the channel, then each operation's id, outcome and TTL. A script, so the
-# answers of the draws that one transaction carried out go to Redis in one call, and out in one
-# announcement: every API process reads every announcement, so one per draw would cost each of them a
-# pub/sub message per draw of every process.
+def pending_key(owner: str, operation_id: str) -> str:
+    """Marks an operation id as issued to *owner* (``tenant:mode``) until it is answered, so that polling it
+    before then answers "pending" rather than "not found"."""
+    return f"wowsino:pending:{owner}:{operation_id}"
+
+
+# KEYS: the result keys, then as many pending markers; ARGV: the channel, then each operation's id, outcome
+# and TTL. A script, so the answers of the draws that one transaction carried out go to Redis in one call,
+# and out in one announcement: every API process reads every announcement, so one per draw would cost each
+# of them a pub/sub message per draw of every process. An answered operation's pending marker goes.
 _PUBLISH = Lua("""
 local lines = {}
-for i, key in ipairs(KEYS) do
+local count = #KEYS / 2
+for i = 1, count do
   local id, outcome = ARGV[3 * i - 1], ARGV[3 * i]
-  redis.call('set', key, outcome, 'EX', ARGV[3 * i + 1])
+  redis.call('set', KEYS[i], outcome, 'EX', ARGV[3 * i + 1])
+  redis.call('del', KEYS[count + i])
   lines[i] = id .. ' ' .. outcome
 end
 redis.call('publish', ARGV[1], table.concat(lines, '\\n'))
@@ -41,7 +49,8 @@ return 0
 
 
 async def publish_result(redis: Redis, operation_id: str, outcome: dict[str, Any]) -> None:
-    """Store and announce an outcome: ``{"status", "body", "deduped"}`` or ``{"error": {...}}``."""
+    """Store and announce an outcome of *owner* (``tenant:mode``): ``{"owner", "status", "body", "deduped"}``
+    or ``{"owner", "error": {...}}``."""
     await publish_results(redis, [(operation_id, outcome)])
 
 
@@ -59,4 +68,6 @@ async def publish_results(
         fresh = "error" not in outcome and not outcome.get("deduped")
         ttl_s = RECORDED_RESULT_TTL_S if recorded and fresh else RESULT_TTL_S
         args += [operation_id, json.dumps(outcome), ttl_s]
-    await _PUBLISH(redis, [result_key(operation_id) for operation_id, _ in outcomes], args)
+    keys = [result_key(operation_id) for operation_id, _ in outcomes]
+    keys += [pending_key(outcome["owner"], operation_id) for operation_id, outcome in outcomes]
+    await _PUBLISH(redis, keys, args)

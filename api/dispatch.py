@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Response
 
+from actors.results import pending_key
 from api.enqueue import Job, claim_and_enqueue
 from api.state import AppState
 from models.base import new_id
@@ -38,9 +39,9 @@ def _redis_key(principal: Principal, operation: str, key: str) -> str:
     return f"wowsino:idem:{principal.tenant_id}:{principal.mode}:{operation}:{digest}"
 
 
-def pending_key(principal: Principal, operation_id: str) -> str:
-    """Marks an operation id as issued to this tenant and mode, so its status can be read before it ends."""
-    return f"wowsino:pending:{principal.tenant_id}:{principal.mode}:{operation_id}"
+def owner(principal: Principal) -> str:
+    """Whose operations an answer belongs to: ``tenant:mode``."""
+    return f"{principal.tenant_id}:{principal.mode}"
 
 
 async def submit(state: AppState, principal: Principal, submission: Submission) -> Response[dict[str, Any]]:
@@ -52,7 +53,7 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     value = f"{operation_id}:{digest}"
     replay = False
     job = submission.job(operation_id, key, digest)
-    pending = pending_key(principal, operation_id)
+    pending = pending_key(owner(principal), operation_id)
     timeout_s = state.settings.draw_wait_timeout_s
     with state.waiter.expecting(operation_id) as announced:
         claimed = await claim_and_enqueue(state, job, claim=claim, value=value, pending=pending)

@@ -7,9 +7,9 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from actors.results import result_key
+from actors.results import pending_key, result_key
 from api.auth import app_state
-from api.dispatch import pending_key
+from api.dispatch import owner
 from api.errors import domain_problem
 from api.responses import Pending, answer
 from api.responses.engines import Succeeded
@@ -35,8 +35,8 @@ async def show(request: Request[Any, Any, Any], principal: Principal, operation_
         return Response({"operation_id": operation_id, "status": "succeeded", "result": record.response})
     raw = await state.redis.get(result_key(operation_id))
     outcome = json.loads(raw) if raw is not None else None
-    if outcome is None or outcome.get("owner") != f"{principal.tenant_id}:{principal.mode}":
-        if not await state.redis.exists(pending_key(principal, operation_id)):
+    if outcome is None or outcome.get("owner") != owner(principal):
+        if not await state.redis.exists(pending_key(owner(principal), operation_id)):
             raise NotFound(f"no operation {operation_id!r}")
         return Response({"operation_id": operation_id, "status": "pending"}, status_code=202)
     if "error" in outcome:

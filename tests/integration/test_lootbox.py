@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis
 
-from actors.results import RECORDED_RESULT_TTL_S, result_key
+from actors.results import RECORDED_RESULT_TTL_S, pending_key, result_key
 from models.verify import verify_draw
 from tests.support.api import PRIZES, Operator, grant
 from tests.support.stack import Stack
@@ -49,7 +49,8 @@ def test_replay_returns_the_original_and_never_draws_again(operator: Operator) -
 def test_an_answer_leaves_redis_within_minutes_and_replays_and_polls_read_it_from_the_database(
     stack: Stack, operator: Operator
 ) -> None:
-    """Redis would otherwise keep every open's answer (about 870 bytes) for a day beside its database record."""
+    """Redis would otherwise keep every open's answer (about 870 bytes) for a day beside its database record,
+    and its pending marker (about 150) after it was answered."""
     username = operator.player()
     box = operator.lootbox()
     request = {"user_id": username, "idempotency_key": "kept"}
@@ -61,6 +62,7 @@ def test_an_answer_leaves_redis_within_minutes_and_replays_and_polls_read_it_fro
     answers = {key: json.loads(client.get(key) or "{}") for key in client.scan_iter(result_key("*"))}
     kept = {"error" in outcome: client.ttl(key) for key, outcome in answers.items()}
     assert 0 < kept[False] <= RECORDED_RESULT_TTL_S < kept[True]  # a refusal is in Redis only: kept a day
+    assert list(client.scan_iter(pending_key("*", first["open_id"]))) == []  # answered: no longer pending
     client.delete(result_key(first["open_id"]))  # as Redis will have forgotten it
     client.close()
     again = operator.client.post(f"/v1/lootbox/{box['id']}/open", json=request)

@@ -10,7 +10,7 @@ import json
 from redis.exceptions import ResponseError
 
 from actors.locks import hold, lock_key, release_each, take_each
-from actors.results import CHANNEL, publish_results
+from actors.results import CHANNEL, pending_key, publish_results
 from api.waiter import ResultWaiter
 from models.redis_client import Lua, connect
 
@@ -104,7 +104,9 @@ def test_locks_taken_together_skip_those_held_elsewhere_and_release_only_their_o
 
 
 def test_answers_published_together_reach_each_waiter_in_one_announcement(redis_url: str) -> None:
-    async def scenario() -> tuple[list[object], list[object]]:
+    """...and end each operation's pending marker: Redis keeps it only while the operation runs."""
+
+    async def scenario() -> tuple[list[object], list[object], int]:
         client, listener = connect(redis_url), connect(redis_url, listener=True)
         waiter = ResultWaiter(client, listener)
         waiter.start()
@@ -114,7 +116,11 @@ def test_answers_published_together_reach_each_waiter_in_one_announcement(redis_
             pass
         while int((await client.pubsub_numsub(CHANNEL))[0][1]) < 2:  # the waiter has subscribed too
             await asyncio.sleep(0.01)
-        outcomes = [(f"op-{n}", {"status": 201, "body": {"n": n, "text": "two\nlines"}}) for n in range(3)]
+        outcomes = [
+            (f"op-{n}", {"owner": "t:live", "status": 201, "body": {"n": n, "text": "two\nlines"}}) for n in range(3)
+        ]
+        for operation_id, _ in outcomes:
+            await client.set(pending_key("t:live", operation_id), "1", ex=60)
         waits = [asyncio.create_task(waiter.wait(operation_id, 5)) for operation_id, _ in outcomes]
         await asyncio.sleep(0.05)  # each waiter looked for a stored answer and now waits for the announcement
         await publish_results(client, outcomes)
@@ -122,15 +128,17 @@ def test_answers_published_together_reach_each_waiter_in_one_announcement(redis_
         announcements: list[object] = []
         while (message := await watcher.get_message(timeout=0.5)) is not None:
             announcements.append(message["data"])
+        pending = await client.exists(*(pending_key("t:live", operation_id) for operation_id, _ in outcomes))
         await watcher.aclose()
         await waiter.stop()
         await client.aclose()
         await listener.aclose()
-        return answers, announcements
+        return answers, announcements, pending
 
-    answers, announcements = asyncio.run(scenario())
-    assert answers == [{"status": 201, "body": {"n": n, "text": "two\nlines"}} for n in range(3)]
+    answers, announcements, pending = asyncio.run(scenario())
+    assert answers == [{"owner": "t:live", "status": 201, "body": {"n": n, "text": "two\nlines"}} for n in range(3)]
     assert len(announcements) == 1  # one pub/sub message for the three answers
+    assert pending == 0
 
 
 def test_an_answer_announced_before_its_waiter_waits_is_caught_when_expected(redis_url: str) -> None:
