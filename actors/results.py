@@ -49,8 +49,8 @@ return 0
 
 
 async def publish_result(redis: Redis, operation_id: str, outcome: dict[str, Any]) -> None:
-    """Store and announce an outcome of *owner* (``tenant:mode``): ``{"owner", "status", "body", "deduped"}``
-    or ``{"owner", "error": {...}}``."""
+    """Store and announce an outcome, ``{"owner", "status", "body", "deduped"}`` or ``{"owner", "error": {...}}``,
+    whose owner (``tenant:mode``) names the operation's pending marker."""
     await publish_results(redis, [(operation_id, outcome)])
 
 

@@ -35,8 +35,9 @@ async def show(request: Request[Any, Any, Any], principal: Principal, operation_
         return Response({"operation_id": operation_id, "status": "succeeded", "result": record.response})
     raw = await state.redis.get(result_key(operation_id))
     outcome = json.loads(raw) if raw is not None else None
-    if outcome is None or outcome.get("owner") != owner(principal):
-        if not await state.redis.exists(pending_key(owner(principal), operation_id)):
+    mine = owner(principal)
+    if outcome is None or outcome.get("owner") != mine:
+        if not await state.redis.exists(pending_key(mine, operation_id)):
             raise NotFound(f"no operation {operation_id!r}")
         return Response({"operation_id": operation_id, "status": "pending"}, status_code=202)
     if "error" in outcome:
