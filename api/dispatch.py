@@ -34,9 +34,17 @@ class Submission:
     job: JobFor
 
 
-def _redis_key(principal: Principal, operation: str, key: str) -> str:
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"wowsino:idem:{principal.tenant_id}:{principal.mode}:{operation}:{digest}"
+CLAIMED_FINGERPRINT = 32  # hex digits of the request's fingerprint a claim keeps: 128 bits tell requests apart
+
+
+def operation_claim(principal: Principal, operation: str, key: str) -> str:
+    """The Redis key claiming an idempotency key for one operation id, kept for ``IDEMPOTENCY_TTL``.
+
+    A digest (128 bits) of the tenant, mode, operation and key: with its value (the operation id and the
+    fingerprint's first ``CLAIMED_FINGERPRINT`` digits) a claim takes about 245 bytes of Redis memory, where
+    the tenant and operation spelled out and whole SHA-256 digests took about 375."""
+    identity = f"{principal.tenant_id}:{principal.mode}:{operation}:{key}"
+    return "wowsino:idem:" + hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
 
 
 def owner(principal: Principal) -> str:
@@ -49,8 +57,8 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     key = submission.key or "auto_" + new_id()
     digest = fingerprint({"operation": submission.operation, **submission.request})
     operation_id = new_id()
-    claim = _redis_key(principal, submission.operation, key)
-    value = f"{operation_id}:{digest}"
+    claim = operation_claim(principal, submission.operation, key)
+    value = f"{operation_id}:{digest[:CLAIMED_FINGERPRINT]}"
     replay = False
     job = submission.job(operation_id, key, digest)
     pending = pending_key(owner(principal), operation_id)
@@ -64,7 +72,7 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
         if existing is not None:
             value = existing.decode() if isinstance(existing, bytes) else existing
             operation_id, _, earlier = value.partition(":")
-            if earlier != digest:
+            if earlier != digest[:CLAIMED_FINGERPRINT]:
                 raise IdempotencyKeyReused(
                     "this idempotency_key was already used with a different request", field="idempotency_key"
                 )

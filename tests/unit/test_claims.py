@@ -1,9 +1,11 @@
-"""Business-id claims: the Redis key an accepted pipeline event holds for ``IDEMPOTENCY_TTL``."""
+"""Claims: the Redis keys an accepted pipeline event (its business id) and a submitted operation (its
+idempotency key) hold for ``IDEMPOTENCY_TTL``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from api.dispatch import operation_claim
 from api.routes.engines import source_claim
 from models.pipeline import CONTRIBUTE, JOURNEY, SCORE
 from models.tenancy import Principal
@@ -34,3 +36,21 @@ def test_each_part_of_an_events_identity_makes_another_claim() -> None:
     ]
     assert len(set(claims)) == len(claims)
     assert source_claim(_principal(), dict(event)) == claims[0]  # the same event claims the same key
+
+
+def test_an_operation_claim_has_one_short_length_whatever_the_key() -> None:
+    longest = operation_claim(_principal(), "mini_game.play", "k" * 255)
+    shortest = operation_claim(_principal("t", "test"), "raffle.enter", "k")
+    assert len(longest) == len(shortest) <= 48
+
+
+def test_each_part_of_an_operations_identity_makes_another_claim() -> None:
+    claims = [
+        operation_claim(_principal(), "lootbox.open", "k1"),
+        operation_claim(_principal(tenant_id="t2"), "lootbox.open", "k1"),
+        operation_claim(_principal(mode="test"), "lootbox.open", "k1"),
+        operation_claim(_principal(), "mini_game.play", "k1"),
+        operation_claim(_principal(), "lootbox.open", "k2"),
+    ]
+    assert len(set(claims)) == len(claims)
+    assert operation_claim(_principal(), "lootbox.open", "k1") == claims[0]
