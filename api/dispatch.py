@@ -7,7 +7,6 @@ answer under the same key in the database, which stays the truth when Redis forg
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from api.state import AppState
 from models.base import new_id
 from models.errors import DomainError, IdempotencyKeyReused
 from models.idempotency import find_record, fingerprint
-from models.redis_client import DELETE_IF_OWNED
+from models.redis_client import DELETE_IF_OWNED, digest_key
 from models.tenancy import Principal
 
 JobFor = Callable[[str, str, str], Job]  # (operation_id, idempotency_key, fingerprint) -> the actor call
@@ -43,8 +42,7 @@ def operation_claim(principal: Principal, operation: str, key: str) -> str:
     A digest (128 bits) of the tenant, mode, operation and key: with its value (the operation id and the
     fingerprint's first ``CLAIMED_FINGERPRINT`` digits) a claim takes about 245 bytes of Redis memory, where
     the tenant and operation spelled out and whole SHA-256 digests took about 375."""
-    identity = f"{principal.tenant_id}:{principal.mode}:{operation}:{key}"
-    return "wowsino:idem:" + hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
+    return digest_key("wowsino:idem:", principal.tenant_id, principal.mode, operation, key)
 
 
 def owner(principal: Principal) -> str:
@@ -58,7 +56,8 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
     digest = fingerprint({"operation": submission.operation, **submission.request})
     operation_id = new_id()
     claim = operation_claim(principal, submission.operation, key)
-    value = f"{operation_id}:{digest[:CLAIMED_FINGERPRINT]}"
+    claimed_fingerprint = digest[:CLAIMED_FINGERPRINT]
+    value = f"{operation_id}:{claimed_fingerprint}"
     replay = False
     job = submission.job(operation_id, key, digest)
     pending = pending_key(owner(principal), operation_id)
@@ -72,7 +71,7 @@ async def submit(state: AppState, principal: Principal, submission: Submission) 
         if existing is not None:
             value = existing.decode() if isinstance(existing, bytes) else existing
             operation_id, _, earlier = value.partition(":")
-            if earlier != digest[:CLAIMED_FINGERPRINT]:
+            if earlier != claimed_fingerprint:
                 raise IdempotencyKeyReused(
                     "this idempotency_key was already used with a different request", field="idempotency_key"
                 )

@@ -27,6 +27,13 @@ CONNECT_TIMEOUT_S = 2.0
 COMMAND_TIMEOUT_S = 5.0
 
 
+def digest_key(namespace: str, *parts: str) -> str:
+    """A Redis key of fixed length for an identity of *parts* (joined by ``:``; only the last may hold one):
+    *namespace* and a 128-bit BLAKE2b digest. For the claims Redis keeps by the million, where the parts
+    spelled out would make each key several times longer."""
+    return namespace + hashlib.blake2b(":".join(parts).encode(), digest_size=16).hexdigest()
+
+
 def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=0.5, base=0.02), RETRIES)
 
