@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +33,9 @@ def new_id() -> str:
     with _id_lock:
         _last_id = value = max(fresh, _last_id + 1)
     high, low = value >> 62, value & ((1 << 62) - 1)  # 60 bits (stamp, counter) and 62 bits below
-    return str(uuid.UUID(int=(high >> 12) << 80 | 0x7 << 76 | (high & 0xFFF) << 64 | 0b10 << 62 | low))
+    digits = f"{(high >> 12) << 80 | 0x7 << 76 | (high & 0xFFF) << 64 | 0b10 << 62 | low:032x}"
+    # spelled out as uuid.UUID spells it, in less than half the time (a draw makes four or five ids)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

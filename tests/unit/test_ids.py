@@ -12,3 +12,4 @@ def test_ids_are_uuid7_and_strictly_increasing() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(uuid.UUID(value).version == 7 and uuid.UUID(value).variant == uuid.RFC_4122 for value in ids[:100])
+    assert all(str(uuid.UUID(value)) == value for value in ids)  # the canonical spelling
