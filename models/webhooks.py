@@ -1,7 +1,8 @@
 """Webhook subscriptions, the event outbox and the delivery log.
 
 ``emit_event`` runs inside the business transaction: it stores the event and one pending delivery
-per matching subscription (the outbox), so an outcome and its announcement commit together. Actors
+per matching subscription (the outbox), so an outcome and its announcement commit together; an event
+no subscription matches is not stored. Actors
 send deliveries after the commit; the scheduler's sweep re-sends any whose message was lost.
 """
 
@@ -217,38 +218,44 @@ class Announcement:
 
 
 async def emit_events(session: AsyncSession, announcements: Sequence[Announcement]) -> list[str]:
-    """``emit_event`` for many events, in bulk statements; returns the delivery ids."""
-    if not announcements:
-        return []
+    """``emit_event`` for many events, in bulk statements; returns the delivery ids.
+
+    An event no endpoint receives is not stored: events are only ever read through their deliveries, and
+    most outcomes of a tenant without subscriptions would otherwise cost a row each.
+    """
     now = utcnow()
-    events = [
-        {
-            "id": "msg_" + new_id().replace("-", ""),
-            "tenant_id": announced.tenant_id,
-            "mode": announced.mode,
-            "type": announced.type,
-            "data": announced.data,
-            "created_at": now,
-        }
-        for announced in announcements
-    ]
-    await session.execute(insert(table(WebhookEvent)), events)
+    events: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
-    for event, announced in zip(events, announcements, strict=True):
-        for endpoint_id, patterns in await _subscribers(session, announced.tenant_id, announced.mode):
-            if matches(patterns, announced.type):
-                deliveries.append(
-                    {
-                        "id": new_id(),
-                        "endpoint_id": endpoint_id,
-                        "event_id": event["id"],
-                        "status": "pending",
-                        "attempt_count": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                )
-    if deliveries:
+    for announced in announcements:
+        subscribers = await _subscribers(session, announced.tenant_id, announced.mode)
+        receivers = [endpoint_id for endpoint_id, patterns in subscribers if matches(patterns, announced.type)]
+        if not receivers:
+            continue
+        event_id = "msg_" + new_id().replace("-", "")
+        events.append(
+            {
+                "id": event_id,
+                "tenant_id": announced.tenant_id,
+                "mode": announced.mode,
+                "type": announced.type,
+                "data": announced.data,
+                "created_at": now,
+            }
+        )
+        deliveries += [
+            {
+                "id": new_id(),
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "status": "pending",
+                "attempt_count": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for endpoint_id in receivers
+        ]
+    if events:
+        await session.execute(insert(table(WebhookEvent)), events)
         await session.execute(insert(table(WebhookDelivery)), deliveries)
     return [delivery["id"] for delivery in deliveries]
 
