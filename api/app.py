@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             operations.show,
         ],
         dependencies={"principal": Provide(provide_principal)},
-        guards=[require_key],
+        before_request=require_key,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan(settings)],
         request_max_body_size=settings.max_body_bytes,

@@ -77,27 +77,30 @@ async def authenticate(state: AppState, key: str, engine_id: str | None = None) 
     return principal, engine
 
 
-async def require_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard of every route that takes a ``principal``: authenticate, count, check the route's scope.
+async def require_key(request: Request[Any, Any, Any]) -> None:
+    """Run before every route that takes a ``principal``: authenticate, count, check the route's scope.
 
-    Guards run before the body is read, so a caller without the right key never learns how its
-    request would have been validated.
+    It runs before the body is read, so a caller without the right key never learns how its request
+    would have been validated. (A ``before_request`` hook rather than a guard: Litestar copies the
+    route handler for every guard it calls, a tenth of what authenticating costs the process.)
     """
+    handler = request.route_handler
     if "principal" not in handler.parsed_fn_signature.parameters:
         return
-    engine_id = connection.path_params.get("engine_id")
-    principal, engine = await authenticate(connection.app.state.wowsino, _bearer(connection), engine_id)
+    engine_id = request.path_params.get("engine_id")
+    principal, engine = await authenticate(request.app.state.wowsino, _bearer(request), engine_id)
     scope = handler.opt.get("scope")
     if scope and not principal.allows(scope):
         raise Forbidden(f"this key lacks the {scope!r} scope")
-    connection.state.principal = principal
+    state = request.scope["state"]  # the dict behind ``request.state``, without a wrapper built per access
+    state["principal"] = principal
     if engine_id:
-        connection.state.engine_facts = (engine_id, engine)
+        state["engine_facts"] = (engine_id, engine)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The principal the ``require_key`` guard authenticated."""
-    principal: Principal = request.state.principal
+    """The principal ``require_key`` authenticated."""
+    principal: Principal = request.scope["state"]["principal"]
     return principal
 
 

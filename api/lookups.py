@@ -34,7 +34,7 @@ async def engine_facts(
     """``{status, starts_at?, ends_at?, currency?}`` of an engine in the key's scope, or ``NotFound``.
     The cache entry was read with the key (``api.auth``) when the route names the engine."""
     state = app_state(request)
-    read_with_key = request.state.get("engine_facts")
+    read_with_key = request.scope["state"].get("engine_facts")
     if read_with_key is not None and read_with_key[0] == engine_id:
         cached = read_with_key[1]
     else:

@@ -135,6 +135,18 @@ def test_no_key_is_401(stack: Stack, world: World, route: Route) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.method in {"POST", "PATCH"}], ids=lambda route: f"{route.method} {route.path}"
+)
+def test_the_key_is_checked_before_the_body(stack: Stack, admin: httpx.Client, world: World, route: Route) -> None:
+    """A caller without the right key learns nothing of how its body would have been validated."""
+    url, broken, headers = _url(route, world), b"{not json", {"content-type": "application/json"}
+    assert httpx.request(route.method, stack.url + url, content=broken, headers=headers).status_code == 401
+    if route.scope:
+        lacking = issue(admin, stack.url, world.owner.slug, mode="test", scopes=sorted(SCOPES - {"*", route.scope}))
+        assert lacking.client.request(route.method, url, content=broken, headers=headers).status_code == 403
+
+
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.scope], ids=lambda route: f"{route.method} {route.path}")
 def test_key_without_the_scope_is_403(stack: Stack, admin: httpx.Client, world: World, route: Route) -> None:
     others = sorted(SCOPES - {"*", route.scope or ""})
