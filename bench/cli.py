@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,13 @@ def options_from(arguments: argparse.Namespace) -> Options:
     return Options(quick=arguments.quick, database_url=url if is_postgres(url) else None, topology=topology, **chosen)
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """A ``kill`` of the benchmark stops it as Ctrl-C does: what the run started is stopped with it."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     options = options_from(parser().parse_args(argv))
     if generator_name() != "wrk":
         say("wrk is not installed (apt-get install -y wrk): falling back to the asyncio generator, bench.loadgen")
