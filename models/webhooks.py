@@ -2,8 +2,8 @@
 
 ``emit_event`` runs inside the business transaction: it stores the event and one pending delivery
 per matching subscription (the outbox), so an outcome and its announcement commit together; an event
-no subscription matches is not stored. Actors
-send deliveries after the commit; the scheduler's sweep re-sends any whose message was lost.
+no subscription matches is not stored. Actors send deliveries after the commit; the scheduler's sweep
+re-sends any whose message was lost.
 """
 
 from __future__ import annotations
