@@ -203,7 +203,8 @@ async def update_endpoint(
 
 
 async def emit_event(session: AsyncSession, *, tenant_id: str, mode: str, type: str, data: dict[str, Any]) -> list[str]:
-    """Store an event and a pending delivery per subscribed endpoint; returns the delivery ids."""
+    """Store an event and a pending delivery per endpoint it reaches (nothing when none does); returns the
+    delivery ids."""
     return await emit_events(session, [Announcement(tenant_id, mode, type, data)])
 
 
