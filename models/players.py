@@ -29,7 +29,9 @@ class StaleCommitment(Exception):
 
 class Player(SQLModel, table=True):
     __tablename__ = "players"
-    __table_args__ = (UniqueConstraint("brand_id", "mode", "username"),)
+    # The username first: a lookup of many players is searched by their names, whatever the database's
+    # statistics (see migration 0005); the uniqueness is the same in any order.
+    __table_args__ = (UniqueConstraint("username", "brand_id", "mode", name="uq_players_username"),)
     id: str = id_field()
     tenant_id: str = Field(max_length=36, index=True)
     brand_id: str = Field(max_length=36)
