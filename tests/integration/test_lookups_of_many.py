@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import Executable, insert, text
+from sqlalchemy import Select, insert, text
 from sqlmodel import SQLModel
 
 from models.base import row, table
@@ -53,14 +53,14 @@ PLAYERS = (
 
 @pytest.mark.parametrize(("model", "values", "lookup", "params", "column"), [RECORDS, PLAYERS], ids=["keys", "players"])
 def test_a_lookup_of_many_searches_the_index_by_the_values_looked_up(
-    db: Database, model: type[SQLModel], values: Any, lookup: Executable, params: dict[str, Any], column: str
+    db: Database, model: type[SQLModel], values: Any, lookup: Select[Any], params: dict[str, Any], column: str
 ) -> None:
     async def plan() -> tuple[str, str]:
         async with db.transaction() as session:
             await session.execute(insert(table(model)), [row(model, **values(n)) for n in range(ROWS)])
         async with db.reader() as session:
             dialect = session.get_bind().dialect
-            bound = lookup.params(**params)  # type: ignore[attr-defined]
+            bound = lookup.params(**params)
             sql = str(bound.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
             explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
             lines = (await session.execute(text(explain + sql))).all()
