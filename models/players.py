@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, bindparam, update
+from sqlalchemy import Integer, String, UniqueConstraint, bindparam, column, func, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, select
@@ -126,37 +127,52 @@ _ADVANCE_COMMITMENT = (  # built once: building and keying a statement costs mor
     .where(table(Player).c.id == bindparam("player"), table(Player).c.nonce == bindparam("used"))
     .values(server_seed=bindparam("seed"), server_seed_hash=bindparam("hash"), nonce=bindparam("used") + 1)
 )
+_ADVANCES = (  # PostgreSQL: the rows to advance as arrays, one per column: one statement for any number
+    func.unnest(
+        bindparam("players", type_=ARRAY(String)),
+        bindparam("used", type_=ARRAY(Integer)),
+        bindparam("seeds", type_=ARRAY(String)),
+        bindparam("hashes", type_=ARRAY(String)),
+    )
+    .table_valued(column("id", String), column("used", Integer), column("seed", String), column("hash", String))
+    .render_derived(name="advances")
+)
+_ADVANCE_COMMITMENTS_RETURNING = (
+    update(table(Player))
+    .where(table(Player).c.id == _ADVANCES.c.id, table(Player).c.nonce == _ADVANCES.c.used)
+    .values(server_seed=_ADVANCES.c.seed, server_seed_hash=_ADVANCES.c.hash, nonce=_ADVANCES.c.used + 1)
+    .returning(table(Player).c.id)
+)
 
 
 async def advance_commitments(session: AsyncSession, players: Sequence[Player]) -> list[Commitment]:
-    """Use each player's committed seed for one draw and commit to the next, in one or two statements for all.
+    """Use each player's committed seed for one draw and commit to the next, in one statement for all.
 
     A compare-and-set on ``nonce`` is the database's last guard against two concurrent draws using one
-    commitment. Where the driver reports a bulk update's row count (SQLite) a full count says every one
-    took; otherwise (asyncpg) reading the new seeds' hashes back tells. A miss raises ``StaleCommitment``
-    and the caller reruns.
+    commitment: unless every player advances, ``StaleCommitment`` is raised and the caller reruns. SQLite
+    counts the rows of a bulk update; asyncpg does not, so on PostgreSQL one statement takes the rows as
+    arrays and returns those it advanced (which also saves reading them back).
     """
     if not players:
         return []
     seeds = [new_server_seed() for _ in players]
     hashes = [seed_hash(seed) for seed in seeds]
-    players_ = table(Player).c
-    updated = await session.execute(
-        _ADVANCE_COMMITMENT,
-        [
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = {
+            "players": [player.id for player in players],
+            "used": [player.nonce for player in players],
+            "seeds": seeds,
+            "hashes": hashes,
+        }
+        advanced = len((await session.execute(_ADVANCE_COMMITMENTS_RETURNING, arrays)).all())
+    else:
+        rows = [
             {"player": player.id, "used": player.nonce, "seed": seed, "hash": hash_}
             for player, seed, hash_ in zip(players, seeds, hashes, strict=True)
-        ],
-    )
-    counted = session.get_bind().dialect.supports_sane_multi_rowcount
-    if not counted or updated.rowcount != len(players):  # type: ignore[attr-defined]
-        found = await session.execute(
-            select(players_.id, players_.server_seed_hash).where(players_.id.in_([player.id for player in players]))
-        )
-        published: dict[str, str] = {id_: hash_ for id_, hash_ in found}
-        for player, hash_ in zip(players, hashes, strict=True):
-            if published.get(player.id) != hash_:
-                raise StaleCommitment(player.id)
+        ]
+        advanced = (await session.execute(_ADVANCE_COMMITMENT, rows)).rowcount  # type: ignore[attr-defined]
+    if advanced != len(players):
+        raise StaleCommitment(f"{len(players) - advanced} of {len(players)} commitments were used by another draw")
     return [
         Commitment(player.server_seed, player.server_seed_hash, player.nonce, hash_)
         for player, hash_ in zip(players, hashes, strict=True)
