@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from functools import partial
+from datetime import datetime
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from sqlalchemy import event, make_url
+from sqlalchemy import Table, TextClause, event, insert, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -254,6 +257,53 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
 def insert_ignore(session: AsyncSession, table: Any) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
     return dialect_insert(session, table).on_conflict_do_nothing()  # type: ignore[no-any-return]
+
+
+async def insert_rows(session: AsyncSession, *batches: tuple[Table, Sequence[dict[str, Any]]]) -> None:
+    """Insert each batch's rows (dicts of the same columns) into its table, all in the caller's transaction.
+
+    On PostgreSQL the batches are one statement, a round trip for all of them, each batch's rows passed as
+    one JSON document that the server reads as rows of its table; elsewhere each batch is one bulk insert,
+    in order, so parents go before their children. Values go in as JSON carries them: timestamps must be
+    timezone-aware (``utcnow()``).
+    """
+    batches = tuple((into, rows) for into, rows in batches if rows)
+    if not batches:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for into, rows in batches:
+            await session.execute(insert(into), rows)
+        return
+    shapes = tuple((into.name, tuple(rows[0])) for into, rows in batches)
+    statement = _inserts_from_json(session.get_bind().dialect, shapes)
+    await session.execute(
+        statement, {f"rows{i}": json.dumps(rows, default=_json_value) for i, (_, rows) in enumerate(batches)}
+    )
+
+
+@cache
+def _inserts_from_json(dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...]], ...]) -> TextClause:
+    """``WITH i0 AS (INSERT ...), ... INSERT ...``: one ``INSERT ... SELECT`` per (table, columns) from a JSON array."""
+    quote = dialect.identifier_preparer.quote
+
+    def one(index: int, name: str, columns: tuple[str, ...]) -> str:
+        listed = ", ".join(quote(column) for column in columns)
+        return (
+            f"INSERT INTO {quote(name)} ({listed}) SELECT {listed}"
+            f" FROM json_populate_recordset(NULL::{quote(name)}, CAST(:rows{index} AS json))"
+        )
+
+    *first, last = [one(index, name, columns) for index, (name, columns) in enumerate(shapes)]
+    ahead = ", ".join(f"i{index} AS ({sql})" for index, sql in enumerate(first))
+    return text(f"WITH {ahead} {last}" if first else last)
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value insert_rows carries")
 
 
 MEMO = "wowsino.memo"

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint, bindparam, event, func, insert, update
+from sqlalchemy import BigInteger, Column, UniqueConstraint, bindparam, event, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import MEMO, insert_ignore, transaction_memo
+from models.db import MEMO, insert_ignore, insert_rows, transaction_memo
 from models.errors import InsufficientBalance
 
 
@@ -156,19 +156,22 @@ async def post_transactions(
         return []
     now = utcnow()
     ids = [new_id() for _ in movements]
-    await session.execute(
-        insert(table(LedgerTransaction)),
-        [
-            {
-                "id": id_,
-                "tenant_id": tenant_id,
-                "mode": mode,
-                "kind": m.kind,
-                "reference": m.reference,
-                "created_at": now,
-            }
-            for id_, m in zip(ids, movements, strict=True)
-        ],
+    await insert_rows(
+        session,
+        (
+            table(LedgerTransaction),
+            [
+                {
+                    "id": id_,
+                    "tenant_id": tenant_id,
+                    "mode": mode,
+                    "kind": m.kind,
+                    "reference": m.reference,
+                    "created_at": now,
+                }
+                for id_, m in zip(ids, movements, strict=True)
+            ],
+        ),
     )
     net: dict[str, int] = {}
     lowest: dict[str, tuple[int, str]] = {}  # account -> (lowest running change, its asset)
@@ -194,19 +197,22 @@ async def post_transactions(
                 raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
     if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a]]:
         await session.execute(_MOVE_BALANCE, changes)
-    await session.execute(
-        insert(table(Posting)),
-        [
-            {
-                "transaction_id": id_,
-                "account_id": leg.account_id,
-                "asset": leg.asset,
-                "amount": leg.amount,
-                "created_at": now,
-            }
-            for id_, movement in zip(ids, movements, strict=True)
-            for leg in movement.legs
-        ],
+    await insert_rows(
+        session,
+        (
+            table(Posting),
+            [
+                {
+                    "transaction_id": id_,
+                    "account_id": leg.account_id,
+                    "asset": leg.asset,
+                    "amount": leg.amount,
+                    "created_at": now,
+                }
+                for id_, movement in zip(ids, movements, strict=True)
+                for leg in movement.legs
+            ],
+        ),
     )
     return ids
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, func, insert
+from sqlalchemy import JSON, bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import from_units, to_units
 from models.base import created_field, id_field, iso, row, table, utcnow
+from models.db import insert_rows
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -246,10 +247,11 @@ async def draw_prizes(
         bodies[index] = spec.answer(engine, draw, commitment.next_server_seed_hash)
         outcomes[index] = (201, bodies[index], [], False)
     await _pay(session, spec, tenant_id, mode, [(engine, player, won, draw) for _, engine, player, won, draw in draws])
-    if draws:  # Core inserts: the ORM's unit of work costs more than the draws themselves
-        await session.execute(insert(table(spec.draw)), [draw.model_dump() for *_, draw in draws])
-        await session.execute(
-            insert(table(IdempotencyRecord)),
+    await insert_rows(  # not the ORM's unit of work: it costs more than the draws themselves
+        session,
+        (table(spec.draw), [draw.model_dump() for *_, draw in draws]),
+        (
+            table(IdempotencyRecord),
             [
                 row(
                     IdempotencyRecord,
@@ -264,7 +266,8 @@ async def draw_prizes(
                 )
                 for index, *_ in draws
             ],
-        )
+        ),
+    )
     deliveries = await emit_events(
         session,
         [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],

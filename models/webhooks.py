@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, bindparam, insert
+from sqlalchemy import JSON, Column, UniqueConstraint, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import transaction_memo
+from models.db import insert_rows, transaction_memo
 from models.errors import InvalidInput, NotFound
 from models.signing import new_secret
 
@@ -255,9 +255,7 @@ async def emit_events(session: AsyncSession, announcements: Sequence[Announcemen
             }
             for endpoint_id in receivers
         ]
-    if events:
-        await session.execute(insert(table(WebhookEvent)), events)
-        await session.execute(insert(table(WebhookDelivery)), deliveries)
+    await insert_rows(session, (table(WebhookEvent), events), (table(WebhookDelivery), deliveries))
     return [delivery["id"] for delivery in deliveries]
 
 

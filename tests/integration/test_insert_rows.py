@@ -1,0 +1,90 @@
+"""``insert_rows``: rows of several tables in one write (one statement on PostgreSQL), exactly as given."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlmodel import select
+
+from models.base import new_id, table
+from models.db import Database, insert_rows
+from models.ledger import LedgerTransaction, Posting, account_id
+from models.webhooks import WebhookEvent
+
+
+def _transaction(reference: str, at: datetime) -> dict[str, object]:
+    return {"id": new_id(), "tenant_id": "t", "mode": "live", "kind": "test", "reference": reference, "created_at": at}
+
+
+def test_rows_of_several_tables_land_exactly_as_given(db: Database) -> None:
+    at = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    parent = _transaction("ünïcode \"quoted\" 'single' \\ back", at)
+    event = {
+        "id": "msg_1",
+        "tenant_id": "t",
+        "mode": "live",
+        "type": "lootbox.opened",
+        "data": {"amount": 9_007_199_254_740_993, "nested": [1, "two", None, True], "text": "é\n"},
+        "created_at": at,
+    }
+
+    async def scenario() -> None:
+        async with db.transaction() as session:
+            account = await account_id(
+                session, tenant_id="t", mode="live", owner_type="player", owner_id="p", asset="WINZ"
+            )
+            posting = {
+                "transaction_id": parent["id"],
+                "account_id": account,
+                "asset": "WINZ",
+                "amount": 2**62,
+                "created_at": at,
+            }
+            await insert_rows(session, (table(LedgerTransaction), [parent]), (table(Posting), [posting]))
+            await insert_rows(session, (table(WebhookEvent), [event]))
+            await insert_rows(session, (table(Posting), []))  # nothing to insert: no statement
+        async with db.reader() as session:
+            stored = (await session.execute(select(LedgerTransaction))).scalar_one()
+            assert (stored.id, stored.reference, stored.created_at) == (parent["id"], parent["reference"], at)
+            assert stored.created_at.tzinfo is not None
+            amount = (await session.execute(select(Posting.amount, Posting.transaction_id))).one()
+            assert tuple(amount) == (2**62, parent["id"])
+            data = (await session.execute(select(WebhookEvent.data))).scalar_one()
+            assert data == event["data"]
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_row_refuses_the_whole_write(db: Database) -> None:
+    at = datetime.now(UTC)
+    first = _transaction("once", at)
+
+    async def scenario() -> None:
+        async with db.transaction() as session:
+            await insert_rows(session, (table(LedgerTransaction), [first]))
+        orphan = {"transaction_id": "none", "account_id": "none", "asset": "WINZ", "amount": 1, "created_at": at}
+        for batches in (
+            [(table(LedgerTransaction), [_transaction("new", at), _transaction("once", at)])],  # a reused reference
+            [(table(LedgerTransaction), [_transaction("other", at)]), (table(Posting), [orphan])],  # no such parent
+        ):
+            with pytest.raises(IntegrityError):
+                async with db.transaction() as session:
+                    await insert_rows(session, *batches)
+        async with db.reader() as session:
+            references = (await session.execute(select(LedgerTransaction.reference))).scalars().all()
+            assert references == ["once"]
+            assert (await session.execute(select(Posting))).first() is None
+
+    asyncio.run(scenario())
+
+
+def test_a_timestamp_without_a_zone_is_refused(db: Database) -> None:
+    async def scenario() -> None:
+        with pytest.raises((ValueError, StatementError), match="naive datetime"):
+            async with db.transaction() as session:
+                await insert_rows(session, (table(LedgerTransaction), [_transaction("naive", datetime(2026, 12, 1))]))
+
+    asyncio.run(scenario())
