@@ -1,9 +1,11 @@
 """Memory: the RSS of the API and worker processes as pipeline events accumulate, and its growth.
 
 Events go in chunks through the three single-event endpoints in turn (one request per event, which
-is what would show a per-request leak); after each chunk every API and worker process is sampled from
-``/proc/<pid>/status``. Workers keep applying events throughout; each checkpoint records how many
-they had applied (accepted minus the backlog), since a slow worker may lag far behind the API.
+is what would show a per-request leak); after each chunk, once the workers have applied what was
+accepted (or the time bound comes first), every API and worker process is sampled from
+``/proc/<pid>/status``. A worker is thus measured after the same number of events as the API, at rest:
+sampled while it lags, its size would depend on where it stood in its work. Each checkpoint records
+how many events had been applied (accepted minus the backlog).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from bench.scenarios import Target, ingest
 from bench.workload import Workload
 
 ROLES = ("api", "events", "draws")
+DRAIN_POLL_S = 0.5
 
 
 def sample(target: Target) -> dict[str, float]:
@@ -49,8 +52,15 @@ def memory(target: Target, chunk: int, chunks: int, timeout_s: float) -> dict[st
             processes=2,
         )
         accepted += sent.events
-        applied = accepted - target.stack.backlog()
+        applied = accepted - _caught_up(target, deadline=started + timeout_s)
         seconds = round(time.monotonic() - started, 1)
         checkpoints.append({"accepted": accepted, "applied": applied, "seconds": seconds, **sample(target)})
     target.stack.purge()
     return {"chunk": chunk, "checkpoints": checkpoints, "complete": accepted >= chunk * chunks}
+
+
+def _caught_up(target: Target, deadline: float) -> int:
+    """Wait until the events workers' backlog is empty or *deadline* (monotonic) passes; the backlog left."""
+    while (backlog := target.stack.backlog()) and time.monotonic() < deadline:
+        time.sleep(DRAIN_POLL_S)
+    return backlog
