@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import MEMO, insert_ignore, insert_rows, transaction_memo
+from models.db import MEMO, execute_many, insert_ignore, insert_rows, transaction_memo
 from models.errors import InsufficientBalance
 
 
@@ -196,7 +196,7 @@ async def post_transactions(
             if not allow_negative and balance + low < 0:
                 raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
     if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a]]:
-        await session.execute(_MOVE_BALANCE, changes)
+        await execute_many(session, _MOVE_BALANCE, changes)
     await insert_rows(
         session,
         (

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, select
 
 from models.base import created_field, id_field, iso, table
+from models.db import execute_many
 from models.errors import NotFound
 from models.fairness import new_server_seed, seed_hash
 from models.tenancy import Principal
@@ -170,7 +171,7 @@ async def advance_commitments(session: AsyncSession, players: Sequence[Player]) 
             {"player": player.id, "used": player.nonce, "seed": seed, "hash": hash_}
             for player, seed, hash_ in zip(players, seeds, hashes, strict=True)
         ]
-        advanced = (await session.execute(_ADVANCE_COMMITMENT, rows)).rowcount  # type: ignore[attr-defined]
+        advanced = await execute_many(session, _ADVANCE_COMMITMENT, rows)
     if advanced != len(players):
         raise StaleCommitment(f"{len(players) - advanced} of {len(players)} commitments were used by another draw")
     return [

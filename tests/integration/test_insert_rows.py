@@ -1,4 +1,5 @@
-"""``insert_rows``: rows of several tables in one write (one statement on PostgreSQL), exactly as given."""
+"""``insert_rows``: rows of several tables in one write (one statement on PostgreSQL), exactly as given; and
+``execute_many``, the bulk statement it uses elsewhere."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
 from models.base import new_id, table
-from models.db import Database, insert_rows
-from models.ledger import LedgerTransaction, Posting, account_id
+from models.db import Database, execute_many, insert_rows
+from models.ledger import Account, LedgerTransaction, Posting, account_id
 from models.webhooks import WebhookEvent
 
 
@@ -86,5 +88,53 @@ def test_a_timestamp_without_a_zone_is_refused(db: Database) -> None:
         with pytest.raises((ValueError, StatementError), match="naive datetime"):
             async with db.transaction() as session:
                 await insert_rows(session, (table(LedgerTransaction), [_transaction("naive", datetime(2026, 12, 1))]))
+
+    asyncio.run(scenario())
+
+
+def test_stored_timestamps_compare_equal_to_the_same_moment_bound_in_a_query(db: Database) -> None:
+    """SQLite keeps timestamps as text: one written in another format would never equal, or sort with, a bound one."""
+    at = datetime(2026, 12, 2, 5, 0, 1, 250000, tzinfo=UTC)
+
+    async def scenario() -> None:
+        async with db.transaction() as session:
+            await insert_rows(session, (table(LedgerTransaction), [_transaction("at", at)]))
+        async with db.reader() as session:
+            found = await session.execute(select(LedgerTransaction.reference).where(LedgerTransaction.created_at == at))
+            assert found.scalars().all() == ["at"]
+            later = await session.execute(
+                select(LedgerTransaction.reference).where(LedgerTransaction.created_at > at - timedelta(microseconds=1))
+            )
+            assert later.scalars().all() == ["at"]
+
+    asyncio.run(scenario())
+
+
+def test_execute_many_runs_the_statement_once_per_row_with_its_own_constants(db: Database) -> None:
+    accounts = table(Account).c
+    doubled = (  # ``2`` is a value the statement binds itself
+        update(table(Account))
+        .where(accounts.id == bindparam("account"))
+        .values(balance=accounts.balance + bindparam("change") * 2)
+    )
+
+    async def scenario() -> None:
+        async with db.transaction() as session:
+            first, second = [
+                await account_id(session, tenant_id="t", mode="live", owner_type="player", owner_id=owner, asset="WINZ")
+                for owner in ("a", "b")
+            ]
+            rows = [
+                {"account": first, "change": 5},
+                {"account": second, "change": -3},
+                {"account": "none", "change": 1},
+            ]
+            changed = await execute_many(session, doubled, rows)
+            if db.write_engine.dialect.name == "sqlite":  # asyncpg counts no rows of a bulk statement
+                assert changed == 2
+            assert await execute_many(session, doubled, []) == 0
+        async with db.reader() as session:
+            balances = await session.execute(select(Account.id, Account.balance))
+            assert {id_: balance for id_, balance in balances} == {first: 10, second: -6}
 
     asyncio.run(scenario())
