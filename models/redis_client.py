@@ -52,10 +52,17 @@ def connect(url: str, *, max_connections: int = 64, listener: bool = False) -> R
     return Redis(connection_pool=pool)
 
 
-def connect_sync(url: str) -> redis.Redis:
-    """The blocking client the Dramatiq broker uses, with the same retry and timeouts."""
-    pool = redis.ConnectionPool.from_url(
+def connect_sync(url: str, *, max_connections: int = 32) -> redis.Redis:
+    """The blocking client the Dramatiq broker uses, with the same retry and timeouts.
+
+    Its pool is bounded, threads waiting for a free connection: Dramatiq's worker threads acknowledge their
+    own messages, and an unbounded pool kept a connection for as many of them as ever acknowledged at the
+    same moment (up to 256 in an events worker), so the process grew with each new peak.
+    """
+    pool = redis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=COMMAND_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         socket_timeout=COMMAND_TIMEOUT_S * 2,
         retry=redis.retry.Retry(ExponentialBackoff(cap=0.5, base=0.02), RETRIES),
