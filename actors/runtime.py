@@ -73,8 +73,7 @@ async def in_transaction(
     when it fails with one of *rerun_on*: a race a concurrent transaction won, whose result the rerun sees."""
     for attempt in range(attempts):
         try:
-            async with runtime().db.transaction() as session:
-                return await work(session)
+            return await runtime().db.run(work)
         except rerun_on:
             if attempt == attempts - 1:
                 raise
@@ -84,4 +83,4 @@ async def in_transaction(
 @cache
 def runtime() -> Runtime:
     settings = get_settings()
-    return Runtime(settings=settings, db=Database(settings), redis=connect(settings.redis_url))
+    return Runtime(settings=settings, db=Database(settings, pre_ping=False), redis=connect(settings.redis_url))

@@ -192,15 +192,21 @@ class Checkpointer:
 
 
 class Database:
-    """The engines of one process; ``transaction()`` for writes, ``reader()`` for reads."""
+    """The engines of one process; ``transaction()`` for writes, ``reader()`` for reads.
 
-    def __init__(self, settings: Settings) -> None:
+    A PostgreSQL pool tests each connection it hands out (three round trips), so that one the server dropped
+    (a restart, a failover, a proxy) never fails a transaction. Workers go without (*pre_ping* false): what
+    fails in a worker runs again anyway (its message, the next sweep), and the draws' and events' transactions
+    go through ``run``, which finds a dropped connection by using it and runs the work again at once.
+    """
+
+    def __init__(self, settings: Settings, *, pre_ping: bool = True) -> None:
         url = settings.database_url
         if settings.is_sqlite:
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
             self.read_engine = self.write_engine
         self.inbox_engine = _sqlite_engine(inbox_url(url), immediate=True) if settings.is_sqlite else self.write_engine
         self.inbox_file = make_url(inbox_url(url)).database if settings.is_sqlite else None
@@ -218,6 +224,18 @@ class Database:
         """A session in one write transaction, committed on success and rolled back on error."""
         async with _queued(self._one_writer), self._writer() as session, session.begin():
             yield session
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """*work* in one write transaction (``transaction()``), run again on a fresh connection should the first
+        turn out dropped by the server: the pool then replaces every connection older than the failure."""
+        try:
+            async with self.transaction() as session:
+                return await work(session)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        async with self.transaction() as session:
+            return await work(session)
 
     @asynccontextmanager
     async def inbox(self) -> AsyncIterator[AsyncSession]:

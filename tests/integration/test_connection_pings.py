@@ -7,7 +7,10 @@ import asyncio
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.settings import load_settings
 from models.db import Database
 
 
@@ -42,3 +45,38 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(url: str,
         assert await _backend(db) != first  # no failed transaction: the pool checked it and reconnected
 
     asyncio.run(scenario())
+
+
+def test_without_pings_a_dropped_connection_costs_a_rerun_not_a_failure(url: str) -> None:
+    """Workers' pools skip the test before each use: ``Database.run`` finds a dropped connection by using it,
+    and runs the work again on a new one, however many of the pool's connections were dropped."""
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite has no connections to drop")
+    db = Database(load_settings({"DATABASE_URL": url}), pre_ping=False)
+
+    async def scenario() -> None:
+        runs: list[int] = []
+
+        async def work(session: AsyncSession) -> int:
+            runs.append(1)
+            return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+        await asyncio.gather(*(db.run(_slow_backend) for _ in range(3)))  # three connections in the pool
+        assert await _drop_connections(url) == 3
+        await asyncio.sleep(0.1)
+        assert await db.run(work) > 0
+        assert len(runs) == 2  # the first run met a dropped connection, the second a new one
+
+        await asyncio.gather(*(db.run(_slow_backend) for _ in range(3)))
+        await _drop_connections(url)
+        await asyncio.sleep(0.1)
+        with pytest.raises(DBAPIError):  # what a transaction outside ``run`` meets
+            await _backend(db)
+        await db.dispose()
+
+    asyncio.run(scenario())
+
+
+async def _slow_backend(session: AsyncSession) -> int:
+    await asyncio.sleep(0.05)  # the three transactions overlap: three connections
+    return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
