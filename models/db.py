@@ -279,7 +279,10 @@ def insert_ignore(session: AsyncSession, table: Any) -> Insert:
     return dialect_insert(session, table).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
-async def insert_rows(session: AsyncSession, *batches: tuple[Table, Sequence[dict[str, Any]]]) -> None:
+Batch = tuple[Table, Sequence[dict[str, Any]]]  # rows to insert into a table, each a dict of the same columns
+
+
+async def insert_rows(session: AsyncSession, *batches: Batch) -> None:
     """Insert each batch's rows (dicts of the same columns) into its table, all in the caller's transaction.
 
     On PostgreSQL the batches are one statement, a round trip for all of them, each batch's rows passed as

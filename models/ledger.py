@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import MEMO, execute_many, insert_ignore, insert_rows, transaction_memo
+from models.db import MEMO, Batch, execute_many, insert_ignore, insert_rows, transaction_memo
 from models.errors import InsufficientBalance
 
 
@@ -140,81 +140,95 @@ async def post_transaction(
 async def post_transactions(
     session: AsyncSession, *, tenant_id: str, mode: str, movements: Sequence[Movement]
 ) -> list[str]:
-    """Record balanced transactions, in order, inside the caller's transaction; returns their ids.
+    """Record balanced transactions, in order, inside the caller's transaction; returns their ids
+    (``prepare_transactions``, then its rows inserted and its balances moved)."""
+    prepared = await prepare_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
+    await insert_rows(session, *prepared.rows)
+    await prepared.move_balances(session)
+    return prepared.ids
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Balanced transactions checked and ready to write: their rows (parents first) and each account's net change.
+
+    The caller inserts the rows, with its own in one statement if it likes, and then moves the balances,
+    best last: on PostgreSQL an account's row stays locked from its update to the commit, and an engine's
+    funding account is in every one of its draws.
+    """
+
+    ids: list[str]
+    rows: tuple[Batch, ...]  # parents first
+    changes: list[dict[str, Any]]  # {"account", "change"} in account order
+
+    async def move_balances(self, session: AsyncSession) -> None:
+        await execute_many(session, _MOVE_BALANCE, self.changes)
+
+
+async def prepare_transactions(
+    session: AsyncSession, *, tenant_id: str, mode: str, movements: Sequence[Movement]
+) -> Prepared:
+    """Check balanced transactions, to record in order inside the caller's transaction (``Prepared``).
 
     Each account's balance moves once, by the net of its legs, in one bulk update in account order. When
     the running balance of any would dip below its start (debits first within each transaction), the
-    accounts are read first, locked (``FOR UPDATE``, in account order, where the database has row locks;
+    accounts are read here, locked (``FOR UPDATE``, in account order, where the database has row locks;
     SQLite has one writer at a time), and each such one checked: ``allow_negative`` or
     ``balance + lowest >= 0``. So no account that may not go negative ever does, whatever runs
-    concurrently; a refused debit raises ``InsufficientBalance`` before any balance moves, and the
+    concurrently; a refused debit raises ``InsufficientBalance`` before anything is written, and the
     caller's transaction must roll back.
     """
     for movement in movements:
         check_balanced(movement.legs)
-    if not movements:
-        return []
     now = utcnow()
     ids = [new_id() for _ in movements]
-    await insert_rows(
-        session,
-        (
-            table(LedgerTransaction),
-            [
-                {
-                    "id": id_,
-                    "tenant_id": tenant_id,
-                    "mode": mode,
-                    "kind": m.kind,
-                    "reference": m.reference,
-                    "created_at": now,
-                }
-                for id_, m in zip(ids, movements, strict=True)
-            ],
-        ),
-    )
     net: dict[str, int] = {}
     lowest: dict[str, tuple[int, str]] = {}  # account -> (lowest running change, its asset)
     for movement in movements:
         for leg in sorted(movement.legs, key=lambda leg: leg.amount):
             net[leg.account_id] = net.get(leg.account_id, 0) + leg.amount
             lowest[leg.account_id] = min(lowest.get(leg.account_id, (0, leg.asset)), (net[leg.account_id], leg.asset))
-    accounts = table(Account).c
     may_go_negative = transaction_memo(session, "accounts_allowed_negative")
     guarded = sorted(account for account, (low, _) in lowest.items() if low < 0 and account not in may_go_negative)
     if guarded:  # checked before anything moves; every account moved is locked, in one order for all
-        rows = await session.execute(
-            select(accounts.id, accounts.balance, accounts.allow_negative)
-            .where(accounts.id.in_(sorted(net)))
-            .order_by(accounts.id)
-            .with_for_update()
-        )
-        found = {id_: (balance, allow_negative) for id_, balance, allow_negative in rows}
+        found = await _locked_accounts(session, sorted(net))
         for account in guarded:
             low, asset = lowest[account]
             balance, allow_negative = found.get(account, (0, False))
             if not allow_negative and balance + low < 0:
                 raise InsufficientBalance(f"balance too low for a debit of {-low} {asset}")
-    if changes := [{"account": a, "change": net[a]} for a in sorted(net) if net[a]]:
-        await execute_many(session, _MOVE_BALANCE, changes)
-    await insert_rows(
-        session,
-        (
-            table(Posting),
-            [
-                {
-                    "transaction_id": id_,
-                    "account_id": leg.account_id,
-                    "asset": leg.asset,
-                    "amount": leg.amount,
-                    "created_at": now,
-                }
-                for id_, movement in zip(ids, movements, strict=True)
-                for leg in movement.legs
-            ],
-        ),
+    transactions = [
+        {"id": id_, "tenant_id": tenant_id, "mode": mode, "kind": m.kind, "reference": m.reference, "created_at": now}
+        for id_, m in zip(ids, movements, strict=True)
+    ]
+    postings = [
+        {
+            "transaction_id": id_,
+            "account_id": leg.account_id,
+            "asset": leg.asset,
+            "amount": leg.amount,
+            "created_at": now,
+        }
+        for id_, movement in zip(ids, movements, strict=True)
+        for leg in movement.legs
+    ]
+    return Prepared(
+        ids,
+        ((table(LedgerTransaction), transactions), (table(Posting), postings)),
+        [{"account": account, "change": net[account]} for account in sorted(net) if net[account]],
     )
-    return ids
+
+
+async def _locked_accounts(session: AsyncSession, ids: list[str]) -> dict[str, tuple[int, bool]]:
+    """Each account's ``(balance, allow_negative)``, its row locked until the transaction ends."""
+    accounts = table(Account).c
+    rows = await session.execute(
+        select(accounts.id, accounts.balance, accounts.allow_negative)
+        .where(accounts.id.in_(ids))
+        .order_by(accounts.id)
+        .with_for_update()
+    )
+    return {id_: (balance, allow_negative) for id_, balance, allow_negative in rows}
 
 
 async def account_ids(

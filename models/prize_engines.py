@@ -25,12 +25,12 @@ from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
 from models.idempotency import IdempotencyRecord, Outcome, find_records, outcome_of
-from models.ledger import Leg, Movement, Owner, account_ids, post_transactions
+from models.ledger import Leg, Movement, Owner, Prepared, account_ids, prepare_transactions
 from models.players import Player, advance_commitments
 from models.prizes import normalize_prize_table, weights
 from models.stats import chi_square
 from models.tenancy import Principal
-from models.webhooks import Announcement, emit_events
+from models.webhooks import Announcement, event_rows
 
 MINI_GAME_KINDS = frozenset({"wheel", "scratch", "pick"})
 
@@ -246,9 +246,16 @@ async def draw_prizes(
         draws.append((index, engine, player, won, draw))
         bodies[index] = spec.answer(engine, draw, commitment.next_server_seed_hash)
         outcomes[index] = (201, bodies[index], [], False)
-    await _pay(session, spec, tenant_id, mode, [(engine, player, won, draw) for _, engine, player, won, draw in draws])
-    await insert_rows(  # not the ORM's unit of work: it costs more than the draws themselves
+    paid = await _pay(
+        session, spec, tenant_id, mode, [(engine, player, won, draw) for _, engine, player, won, draw in draws]
+    )
+    events, deliveries = await event_rows(
         session,
+        [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],
+    )
+    await insert_rows(  # one statement on PostgreSQL; not the ORM's unit of work: it costs more than the draws
+        session,
+        *paid.rows,
         (table(spec.draw), [draw.model_dump() for *_, draw in draws]),
         (
             table(IdempotencyRecord),
@@ -267,11 +274,9 @@ async def draw_prizes(
                 for index, *_ in draws
             ],
         ),
+        *events,
     )
-    deliveries = await emit_events(
-        session,
-        [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],
-    )
+    await paid.move_balances(session)  # last: the engine's funding account stays locked until the commit
     return Drawn([outcomes[index] for index in range(len(requests))], deliveries)
 
 
@@ -305,8 +310,8 @@ async def _pay(
     tenant_id: str,
     mode: str,
     draws: Sequence[tuple[PrizeEngine, Player, dict[str, Any], PrizeDrawColumns]],
-) -> None:
-    """Each draw's ledger transaction: the cost paid into the engine's funding account, the prize paid out."""
+) -> Prepared:
+    """Each draw's ledger transaction, prepared: the cost paid into the engine's funding account, the prize paid out."""
     moves: list[tuple[str, list[tuple[Owner, Owner, str, int]]]] = []
     for engine, player, won, draw in draws:
         player_, funding = ("player", player.id), (spec.owner_type, engine.id)
@@ -333,7 +338,7 @@ async def _pay(
         for reference, paid in moves
         if paid
     ]
-    await post_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
+    return await prepare_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
 
 
 def draw_view(draw: PrizeDrawColumns) -> dict[str, Any]:

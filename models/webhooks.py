@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import insert_rows, transaction_memo
+from models.db import Batch, insert_rows, transaction_memo
 from models.errors import InvalidInput, NotFound
 from models.signing import new_secret
 
@@ -224,6 +224,15 @@ async def emit_events(session: AsyncSession, announcements: Sequence[Announcemen
     An event no endpoint receives is not stored: events are only ever read through their deliveries, and
     most outcomes of a tenant without subscriptions would otherwise cost a row each.
     """
+    rows, deliveries = await event_rows(session, announcements)
+    await insert_rows(session, *rows)
+    return deliveries
+
+
+async def event_rows(
+    session: AsyncSession, announcements: Sequence[Announcement]
+) -> tuple[tuple[Batch, ...], list[str]]:
+    """The rows ``emit_events`` inserts and the ids of their deliveries, for a caller inserting them with its own."""
     now = utcnow()
     events: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
@@ -255,8 +264,7 @@ async def emit_events(session: AsyncSession, announcements: Sequence[Announcemen
             }
             for endpoint_id in receivers
         ]
-    await insert_rows(session, (table(WebhookEvent), events), (table(WebhookDelivery), deliveries))
-    return [delivery["id"] for delivery in deliveries]
+    return ((table(WebhookEvent), events), (table(WebhookDelivery), deliveries)), [d["id"] for d in deliveries]
 
 
 # The endpoints that receive a tenant's events in a mode (paused ones keep them for later). Built once:
