@@ -9,6 +9,7 @@ not lose it: the scheduler's sweep queues it again.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,6 +149,7 @@ class _Claimed:
     value: str
     pending: str
     fresh: bool = False
+    kept: asyncio.Future[None] | None = None  # its message's inbox commit
 
 
 class Batches:
@@ -156,7 +158,8 @@ class Batches:
 
     A busy process sends a worker one message for several draws (up to ``MAX_JOBS_PER_MESSAGE``), so the
     worker's cost per message (fetching, handing it to a thread and to the event loop, acknowledging it) is
-    shared; an idle one queues each at once.
+    shared; an idle one queues each at once. The next message need not wait for this one's inbox commit: each
+    request waits for its own.
     """
 
     def __init__(self, redis: Redis, inbox: InboxWriter, ttl_s: int) -> None:
@@ -164,11 +167,14 @@ class Batches:
         self.inbox = inbox
         self.ttl_s = ttl_s
         self.gatherer: Gatherer[_Claimed] = Gatherer(self._queue)
+        self.keeping: set[asyncio.Task[None]] = set()  # inbox commits under way, kept from the garbage collector
 
     async def claim_and_enqueue(self, job: Job, claim: str, value: str, pending: str) -> bool:
         """Claim *claim* and queue *job* in the next message, atomically, then keep it; False when taken."""
         claimed = _Claimed(job, claim, value, pending)
         await self.gatherer.add([claimed])
+        if claimed.kept is not None:
+            await asyncio.shield(claimed.kept)  # a request given up leaves the commit to the others
         return claimed.fresh
 
     async def _queue(self, claims: list[_Claimed]) -> None:
@@ -181,7 +187,16 @@ class Batches:
             for start in range(0, len(group), MAX_JOBS_PER_MESSAGE)
         ]
         if kept := [message for message in queued if message is not None]:
-            await self.inbox.keep(kept)
+            keeping = asyncio.create_task(self.inbox.keep(kept))
+            self.keeping.add(keeping)
+            keeping.add_done_callback(self._kept)
+            for claimed in claims:
+                claimed.kept = keeping
+
+    def _kept(self, task: asyncio.Task[None]) -> None:
+        self.keeping.discard(task)
+        if not task.cancelled():
+            task.exception()  # raised in the requests still waiting; retrieved here for those given up
 
     async def _queue_one(self, claims: list[_Claimed]) -> Queued | None:
         """One message for *claims* (jobs of one actor), holding those whose claims were new."""

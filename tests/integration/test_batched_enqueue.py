@@ -4,8 +4,11 @@ which carries exactly the draws whose idempotency claims were new, and is kept i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
+import asyncpg
 import dramatiq
 
 from actors.draws import draw_prizes_actor
@@ -13,7 +16,7 @@ from actors.webhooks import send_deliveries
 from api.enqueue import MAX_JOBS_PER_MESSAGE, Batches, Job
 from api.inbox import InboxWriter
 from models import inbox
-from models.db import Database
+from models.db import Database, WriterLock
 from models.redis_client import connect
 
 QUEUE = "wowsino:draws"
@@ -109,6 +112,52 @@ def test_the_deliveries_of_a_transaction_are_queued_in_one_call_and_ring_the_bel
         ]
         assert all(message.options["redis_message_id"] == message.message_id for message in messages)
         assert await client.llen(f"{queue}.bell") == 1
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+@contextlib.asynccontextmanager
+async def _inbox_held(db: Database, url: str) -> AsyncIterator[None]:
+    """Hold the inbox's write lock (SQLite's writer lock, PostgreSQL's table lock): its commits wait."""
+    if db.inbox_file is not None:
+        lock = WriterLock(db.inbox_file)
+        with lock.held_blocking():
+            yield
+        lock.close()
+        return
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            await connection.execute("LOCK TABLE inbox_messages IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await connection.close()
+
+
+def test_the_next_message_is_queued_while_the_previous_one_is_being_kept(
+    redis_url: str, url: str, db: Database
+) -> None:
+    async def scenario() -> None:
+        client = connect(redis_url)
+        await client.delete(QUEUE, f"{QUEUE}.msgs")
+        batches = Batches(client, InboxWriter(db, grace_s=3600), ttl_s=60)
+        async with _inbox_held(db, url):
+            first = asyncio.create_task(batches.claim_and_enqueue(_draw("held-1"), f"claim:{uuid.uuid4()}", "v", ""))
+            while not await client.llen(QUEUE):
+                await asyncio.sleep(0.01)
+            second = asyncio.create_task(batches.claim_and_enqueue(_draw("held-2"), f"claim:{uuid.uuid4()}", "v", ""))
+            for _ in range(200):  # queued without waiting for the first message's inbox commit
+                if await client.llen(QUEUE) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert await client.llen(QUEUE) == 2
+            await asyncio.sleep(0.1)
+            assert not first.done() and not second.done()  # neither is answered before its message is kept
+        assert await first is True and await second is True
+        async with db.inbox() as session:
+            for message_id in await client.lrange(QUEUE, 0, -1):
+                assert await session.get(inbox.InboxMessage, message_id.decode()) is not None
         await client.aclose()
 
     asyncio.run(scenario())
