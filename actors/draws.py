@@ -211,14 +211,17 @@ class PrizeDraws:
         self, spec: Spec, scope: tuple[str, ...], requests: list[DrawRequest]
     ) -> Sequence[Outcome | Exception]:
         tenant_id, mode, brand_id = scope
+        runs = 0
 
-        async def work(session: AsyncSession) -> Drawn:
+        async def work(session: AsyncSession) -> Drawn:  # the first run takes the requests to be new
+            nonlocal runs
+            runs += 1
             return await draw_prizes(
-                session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, requests=requests
+                session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, requests=requests, look_up=runs > 1
             )
 
-        try:
-            drawn = await draw_transaction(work, TRANSACTION_ATTEMPTS if len(requests) == 1 else 1)
+        try:  # a group runs once more, looking its answers up, before each of its draws runs alone
+            drawn = await draw_transaction(work, TRANSACTION_ATTEMPTS if len(requests) == 1 else 2)
         except Exception as error:
             if len(requests) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment):
                 return [result for request in requests for result in await self._draw(spec, scope, [request])]

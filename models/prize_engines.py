@@ -184,17 +184,31 @@ class Drawn:
 
 
 async def draw_prizes(
-    session: AsyncSession, spec: Spec, *, tenant_id: str, mode: str, brand_id: str, requests: Sequence[DrawRequest]
+    session: AsyncSession,
+    spec: Spec,
+    *,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    requests: Sequence[DrawRequest],
+    look_up: bool = True,
 ) -> Drawn:
     """Draw once per idempotency key for each request, in a few bulk statements for all of them.
 
     A request refused before anything is written (an unknown player, an inactive engine, a cooldown, a
     reused key) gets its refusal and the others go on; a refusal found while writing (a balance too low
     for the cost) raises, and the caller's transaction must roll back.
+
+    *look_up* false skips the search for the requests' earlier answers, a statement that a first run
+    seldom needs: the API queues a key once. A request that has an answer then fails the insert of its
+    idempotency record (``IntegrityError``), the transaction rolls back, and the rerun must look them up.
     """
     outcomes: dict[int, Outcome | DomainError] = {}
-    records = await find_records(
-        session, tenant_id=tenant_id, mode=mode, operation=spec.operation, keys=[r.idempotency_key for r in requests]
+    keys = [r.idempotency_key for r in requests]
+    records = (
+        await find_records(session, tenant_id=tenant_id, mode=mode, operation=spec.operation, keys=keys)
+        if look_up
+        else {}
     )
     engines: dict[str, PrizeEngine | DomainError] = {}
     players = await _players(session, brand_id, mode, {r.username for r in requests})
