@@ -282,27 +282,52 @@ def insert_ignore(session: AsyncSession, table: Any) -> Insert:
 Batch = tuple[Table, Sequence[dict[str, Any]]]  # rows to insert into a table, each a dict of the same columns
 
 
-async def insert_rows(session: AsyncSession, *batches: Batch) -> None:
-    """Insert each batch's rows (dicts of the same columns) into its table, all in the caller's transaction.
+@dataclass(frozen=True)
+class RowUpdate:
+    """An update of one row per dict of *rows* (dicts of the same keys), for ``write_rows``: *statement* run
+    once per row, or on PostgreSQL *sql*, an ``UPDATE ... FROM`` the rows read from JSON, ``{rows}`` standing
+    for the JSON parameter, returning a row for each row it changed."""
 
-    On PostgreSQL the batches are one statement, a round trip for all of them, each batch's rows passed as
-    one JSON document that the server reads as rows of its table; elsewhere each batch is one bulk insert
-    (``execute_many``), in order, so parents go before their children. Values go in as JSON carries them:
-    timestamps must be timezone-aware (``utcnow()``).
+    statement: UpdateBase
+    sql: str
+    rows: Sequence[dict[str, Any]]
+
+
+async def insert_rows(session: AsyncSession, *batches: Batch) -> None:
+    """Insert each batch's rows (dicts of the same columns) into its table, all in the caller's transaction
+    (``write_rows``)."""
+    await write_rows(session, batches, ())
+
+
+async def write_rows(session: AsyncSession, batches: Sequence[Batch], updates: Sequence[RowUpdate]) -> list[int]:
+    """Insert each batch's rows and run each update, all in the caller's transaction; how many rows each
+    update changed.
+
+    On PostgreSQL it is all one statement, a round trip for everything, each batch's and update's rows passed
+    as one JSON document that the server reads as rows; its parts see the rows as they were before it, so an
+    update must not be meant for rows the same write inserts. Elsewhere each batch is one bulk insert and each
+    update one bulk update (``execute_many``), in order, so parents go before their children. Values go in as
+    JSON carries them: timestamps must be timezone-aware (``utcnow()``).
     """
     batches = tuple((into, rows) for into, rows in batches if rows)
-    if not batches:
-        return
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
         for into, rows in batches:
             await execute_many(session, _insert_into(into), rows)
-        return
+        return [await execute_many(session, change.statement, change.rows) for change in updates]
+    changing = [index for index, change in enumerate(updates) if change.rows]
+    counts = [0] * len(updates)
+    if not batches and not changing:
+        return counts
     shapes = tuple((into.name, tuple(rows[0])) for into, rows in batches)
-    statement = _inserts_from_json(dialect, shapes)
-    await session.execute(
-        statement, {f"rows{i}": json.dumps(rows, default=_json_value) for i, (_, rows) in enumerate(batches)}
-    )
+    statement = _writes_from_json(dialect, shapes, tuple(updates[index].sql for index in changing))
+    parameters = {f"rows{i}": json.dumps(rows, default=_json_value) for i, (_, rows) in enumerate(batches)}
+    for i, index in enumerate(changing):
+        parameters[f"changes{i}"] = json.dumps(updates[index].rows, default=_json_value)
+    result = await session.execute(statement, parameters)
+    for index, count in zip(changing, result.one() if changing else (), strict=True):
+        counts[index] = int(count)
+    return counts
 
 
 async def execute_many(session: AsyncSession, statement: UpdateBase, rows: Sequence[dict[str, Any]]) -> int:
@@ -359,8 +384,11 @@ def _insert_into(into: Table) -> Insert:
 
 
 @cache
-def _inserts_from_json(dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...]], ...]) -> TextClause:
-    """``WITH i0 AS (INSERT ...), ... INSERT ...``: one ``INSERT ... SELECT`` per (table, columns) from a JSON array."""
+def _writes_from_json(
+    dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...]], ...], updates: tuple[str, ...]
+) -> TextClause:
+    """``WITH i0 AS (INSERT ...), ..., u0 AS (UPDATE ...) SELECT count(*) of each update``: one
+    ``INSERT ... SELECT`` per (table, columns) from a JSON array, then the updates, each from one too."""
     quote = dialect.identifier_preparer.quote
 
     def one(index: int, name: str, columns: tuple[str, ...]) -> str:
@@ -370,9 +398,13 @@ def _inserts_from_json(dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...
             f" FROM json_populate_recordset(NULL::{quote(name)}, CAST(:rows{index} AS json))"
         )
 
-    *first, last = [one(index, name, columns) for index, (name, columns) in enumerate(shapes)]
-    ahead = ", ".join(f"i{index} AS ({sql})" for index, sql in enumerate(first))
-    return text(f"WITH {ahead} {last}" if first else last)
+    parts = [(f"i{index}", one(index, name, columns)) for index, (name, columns) in enumerate(shapes)]
+    parts += [(f"u{index}", sql.format(rows=f"CAST(:changes{index} AS json)")) for index, sql in enumerate(updates)]
+    if updates:
+        counted = ", ".join(f"(SELECT count(*) FROM u{index})" for index in range(len(updates)))
+        return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in parts)} SELECT {counted}")
+    *first, (_, last) = parts
+    return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in first)} {last}" if first else last)
 
 
 def _json_value(value: Any) -> str:

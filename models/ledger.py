@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import MEMO, Batch, execute_many, insert_ignore, insert_rows, transaction_memo
+from models.db import MEMO, Batch, RowUpdate, insert_ignore, transaction_memo, write_rows
 from models.errors import InsufficientBalance
 
 
@@ -125,6 +125,13 @@ _MOVE_BALANCE = (  # built once: building and keying a statement costs more than
     .where(table(Account).c.id == bindparam("account"))
     .values(balance=table(Account).c.balance + bindparam("change"))
 )
+_MOVE_BALANCES_FROM_JSON = (  # PostgreSQL, in ``write_rows``'s statement: the rows locked in account order first
+    "UPDATE accounts SET balance = accounts.balance + r.change"
+    " FROM json_to_recordset({rows}) AS r(account varchar, change bigint)"
+    " WHERE accounts.id = r.account AND accounts.id IN (SELECT id FROM accounts WHERE id IN"
+    " (SELECT account FROM json_to_recordset({rows}) AS k(account varchar)) ORDER BY id FOR UPDATE)"
+    " RETURNING accounts.id"
+)
 
 
 async def post_transaction(
@@ -143,8 +150,7 @@ async def post_transactions(
     """Record balanced transactions, in order, inside the caller's transaction; returns their ids
     (``prepare_transactions``, then its rows inserted and its balances moved)."""
     prepared = await prepare_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
-    await insert_rows(session, *prepared.rows)
-    await prepared.move_balances(session)
+    await write_rows(session, prepared.rows, [prepared.balances])
     return prepared.ids
 
 
@@ -152,17 +158,19 @@ async def post_transactions(
 class Prepared:
     """Balanced transactions checked and ready to write: their rows (parents first) and each account's net change.
 
-    The caller inserts the rows, with its own in one statement if it likes, and then moves the balances,
-    best last: on PostgreSQL an account's row stays locked from its update to the commit, and an engine's
-    funding account is in every one of its draws.
+    The caller writes the rows and then the balances (``models.db.write_rows``), with its own writes if it
+    likes, the balances best last: on PostgreSQL an account's row stays locked from its update to the
+    commit, and an engine's funding account is in every one of its draws.
     """
 
     ids: list[str]
     rows: tuple[Batch, ...]  # parents first
     changes: list[dict[str, Any]]  # {"account", "change"} in account order
 
-    async def move_balances(self, session: AsyncSession) -> None:
-        await execute_many(session, _MOVE_BALANCE, self.changes)
+    @property
+    def balances(self) -> RowUpdate:
+        """The update moving each account's balance by its net change (``models.db.write_rows``)."""
+        return RowUpdate(_MOVE_BALANCE, _MOVE_BALANCES_FROM_JSON, self.changes)
 
 
 async def prepare_transactions(

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, UniqueConstraint, bindparam, column, func, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import UniqueConstraint, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, select
 
 from models.base import created_field, id_field, iso, table
-from models.db import execute_many
+from models.db import RowUpdate
 from models.errors import NotFound
 from models.fairness import new_server_seed, seed_hash
 from models.tenancy import Principal
@@ -128,53 +127,42 @@ _ADVANCE_COMMITMENT = (  # built once: building and keying a statement costs mor
     .where(table(Player).c.id == bindparam("player"), table(Player).c.nonce == bindparam("used"))
     .values(server_seed=bindparam("seed"), server_seed_hash=bindparam("hash"), nonce=bindparam("used") + 1)
 )
-_ADVANCES = (  # PostgreSQL: the rows to advance as arrays, one per column: one statement for any number
-    func.unnest(
-        bindparam("players", type_=ARRAY(String)),
-        bindparam("used", type_=ARRAY(Integer)),
-        bindparam("seeds", type_=ARRAY(String)),
-        bindparam("hashes", type_=ARRAY(String)),
-    )
-    .table_valued(column("id", String), column("used", Integer), column("seed", String), column("hash", String))
-    .render_derived(name="advances")
-)
-_ADVANCE_COMMITMENTS_RETURNING = (
-    update(table(Player))
-    .where(table(Player).c.id == _ADVANCES.c.id, table(Player).c.nonce == _ADVANCES.c.used)
-    .values(server_seed=_ADVANCES.c.seed, server_seed_hash=_ADVANCES.c.hash, nonce=_ADVANCES.c.used + 1)
-    .returning(table(Player).c.id)
+_ADVANCE_COMMITMENTS_FROM_JSON = (  # PostgreSQL, in ``write_rows``'s statement: asyncpg counts no bulk update
+    "UPDATE players SET server_seed = r.seed, server_seed_hash = r.hash, nonce = r.used + 1"
+    " FROM json_to_recordset({rows}) AS r(player varchar, used integer, seed varchar, hash varchar)"
+    " WHERE players.id = r.player AND players.nonce = r.used RETURNING players.id"
 )
 
 
-async def advance_commitments(session: AsyncSession, players: Sequence[Player]) -> list[Commitment]:
-    """Use each player's committed seed for one draw and commit to the next, in one statement for all.
+@dataclass(frozen=True)
+class Advance:
+    """Each player's commitment used for one draw and the next one committed to (``advance_commitments``)."""
+
+    commitments: list[Commitment]
+    update: RowUpdate  # the compare-and-set of every player's commitment
+
+    def check(self, advanced: int) -> None:
+        """Raise ``StaleCommitment`` unless the update advanced every player (*advanced* of them)."""
+        if advanced != len(self.commitments):
+            wanted = len(self.commitments)
+            raise StaleCommitment(f"{wanted - advanced} of {wanted} commitments were used by another draw")
+
+
+def advance_commitments(players: Sequence[Player]) -> Advance:
+    """Use each player's committed seed for one draw and commit to the next, as one update for all.
 
     A compare-and-set on ``nonce`` is the database's last guard against two concurrent draws using one
-    commitment: unless every player advances, ``StaleCommitment`` is raised and the caller reruns. SQLite
-    counts the rows of a bulk update; asyncpg does not, so on PostgreSQL one statement takes the rows as
-    arrays and returns those it advanced (which also saves reading them back).
+    commitment: unless every player advances (``Advance.check``), the caller's transaction must roll back
+    and rerun.
     """
-    if not players:
-        return []
     seeds = [new_server_seed() for _ in players]
     hashes = [seed_hash(seed) for seed in seeds]
-    if session.get_bind().dialect.name == "postgresql":
-        arrays = {
-            "players": [player.id for player in players],
-            "used": [player.nonce for player in players],
-            "seeds": seeds,
-            "hashes": hashes,
-        }
-        advanced = len((await session.execute(_ADVANCE_COMMITMENTS_RETURNING, arrays)).all())
-    else:
-        rows = [
-            {"player": player.id, "used": player.nonce, "seed": seed, "hash": hash_}
-            for player, seed, hash_ in zip(players, seeds, hashes, strict=True)
-        ]
-        advanced = await execute_many(session, _ADVANCE_COMMITMENT, rows)
-    if advanced != len(players):
-        raise StaleCommitment(f"{len(players) - advanced} of {len(players)} commitments were used by another draw")
-    return [
+    rows = [
+        {"player": player.id, "used": player.nonce, "seed": seed, "hash": hash_}
+        for player, seed, hash_ in zip(players, seeds, hashes, strict=True)
+    ]
+    commitments = [
         Commitment(player.server_seed, player.server_seed_hash, player.nonce, hash_)
         for player, hash_ in zip(players, hashes, strict=True)
     ]
+    return Advance(commitments, RowUpdate(_ADVANCE_COMMITMENT, _ADVANCE_COMMITMENTS_FROM_JSON, rows))

@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import from_units, to_units
 from models.base import created_field, id_field, iso, row, table, utcnow
-from models.db import insert_rows
+from models.db import write_rows
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -231,10 +231,10 @@ async def draw_prizes(
             fresh.append((index, engine, player))
         except DomainError as refused:
             outcomes[index] = refused
-    commitments = await advance_commitments(session, [player for _, _, player in fresh])
+    advance = advance_commitments([player for _, _, player in fresh])
     draws = []
     bodies: dict[int, dict[str, Any]] = {}
-    for (index, engine, player), commitment in zip(fresh, commitments, strict=True):
+    for (index, engine, player), commitment in zip(fresh, advance.commitments, strict=True):
         request = requests[index]
         client_seed = request.client_seed if request.client_seed is not None else request.username
         won = engine.prize_table[
@@ -267,30 +267,33 @@ async def draw_prizes(
         session,
         [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],
     )
-    await insert_rows(  # one statement on PostgreSQL; not the ORM's unit of work: it costs more than the draws
+    advanced, _ = await write_rows(  # one statement on PostgreSQL; not the ORM's unit of work: it costs more
         session,
-        *paid.rows,
-        (table(spec.draw), [draw.model_dump() for *_, draw in draws]),
-        (
-            table(IdempotencyRecord),
-            [
-                row(
-                    IdempotencyRecord,
-                    tenant_id=tenant_id,
-                    mode=mode,
-                    operation=spec.operation,
-                    key=requests[index].idempotency_key,
-                    fingerprint=requests[index].fingerprint,
-                    operation_id=requests[index].operation_id,
-                    status_code=201,
-                    response=bodies[index],
-                )
-                for index, *_ in draws
-            ],
-        ),
-        *events,
+        [
+            *paid.rows,
+            (table(spec.draw), [draw.model_dump() for *_, draw in draws]),
+            (
+                table(IdempotencyRecord),
+                [
+                    row(
+                        IdempotencyRecord,
+                        tenant_id=tenant_id,
+                        mode=mode,
+                        operation=spec.operation,
+                        key=requests[index].idempotency_key,
+                        fingerprint=requests[index].fingerprint,
+                        operation_id=requests[index].operation_id,
+                        status_code=201,
+                        response=bodies[index],
+                    )
+                    for index, *_ in draws
+                ],
+            ),
+            *events,
+        ],
+        [advance.update, paid.balances],  # last: the engine's funding account is locked until the commit
     )
-    await paid.move_balances(session)  # last: the engine's funding account stays locked until the commit
+    advance.check(advanced)
     return Drawn([outcomes[index] for index in range(len(requests))], deliveries)
 
 

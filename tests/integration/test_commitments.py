@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from models.db import Database
+from models.db import Database, write_rows
 from models.fairness import new_server_seed, seed_hash
-from models.players import Player, StaleCommitment, advance_commitments
+from models.players import Commitment, Player, StaleCommitment, advance_commitments
 
 
 async def _players(db: Database, count: int) -> list[Player]:
@@ -24,6 +25,14 @@ async def _players(db: Database, count: int) -> list[Player]:
     return players
 
 
+async def _advance(session: AsyncSession, players: list[Player]) -> list[Commitment]:
+    """What a draw does with its players' commitments: one update for all, then the check that each advanced."""
+    advance = advance_commitments(players)
+    (advanced,) = await write_rows(session, [], [advance.update])
+    advance.check(advanced)
+    return advance.commitments
+
+
 async def _stored(db: Database) -> dict[str, tuple[int, str]]:
     """Each player's nonce and published seed hash, as committed."""
     async with db.reader() as session:
@@ -35,7 +44,7 @@ def test_a_draw_uses_each_players_commitment_and_publishes_the_next(db: Database
     async def scenario() -> None:
         players = await _players(db, 3)
         async with db.transaction() as session:
-            used = await advance_commitments(session, players)
+            used = await _advance(session, players)
         assert [(c.server_seed, c.nonce) for c in used] == [(p.server_seed, 0) for p in players]
         stored = await _stored(db)
         assert [stored[p.id] for p in players] == [(1, c.next_server_seed_hash) for c in used]
@@ -47,11 +56,11 @@ def test_a_commitment_used_meanwhile_refuses_the_whole_draw(db: Database) -> Non
     async def scenario() -> None:
         players = await _players(db, 3)
         async with db.transaction() as session:
-            await advance_commitments(session, players[1:2])  # another draw used p1's commitment
+            await _advance(session, players[1:2])  # another draw used p1's commitment
         before = await _stored(db)
         with pytest.raises(StaleCommitment):
             async with db.transaction() as session:
-                await advance_commitments(session, players)  # p1 as read before that draw
+                await _advance(session, players)  # p1 as read before that draw
         assert await _stored(db) == before  # rolled back: p0 and p2 keep their commitments too
 
     asyncio.run(scenario())

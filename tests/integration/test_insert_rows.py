@@ -1,5 +1,5 @@
-"""``insert_rows``: rows of several tables in one write (one statement on PostgreSQL), exactly as given; and
-``execute_many``, the bulk statement it uses elsewhere."""
+"""``insert_rows`` and ``write_rows``: rows of several tables, and updates after them, in one write (one statement
+on PostgreSQL), exactly as given; and ``execute_many``, the bulk statement they use elsewhere."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
 from models.base import new_id, table
-from models.db import Database, execute_many, insert_rows
-from models.ledger import Account, LedgerTransaction, Posting, account_id
+from models.db import Database, execute_many, insert_rows, write_rows
+from models.ledger import Account, LedgerTransaction, Posting, Prepared, account_id
 from models.webhooks import WebhookEvent
 
 
@@ -122,7 +122,7 @@ def test_execute_many_runs_the_statement_once_per_row_with_its_own_constants(db:
         async with db.transaction() as session:
             first, second = [
                 await account_id(session, tenant_id="t", mode="live", owner_type="player", owner_id=owner, asset="WINZ")
-                for owner in ("a", "b")
+                for owner in (new_id(), new_id())  # owners of this database only: account ids are remembered
             ]
             rows = [
                 {"account": first, "change": 5},
@@ -136,5 +136,33 @@ def test_execute_many_runs_the_statement_once_per_row_with_its_own_constants(db:
         async with db.reader() as session:
             balances = await session.execute(select(Account.id, Account.balance))
             assert {id_: balance for id_, balance in balances} == {first: 10, second: -6}
+
+    asyncio.run(scenario())
+
+
+def test_inserts_and_updates_make_one_write_and_each_update_counts_the_rows_it_changed(db: Database) -> None:
+    """``write_rows``: a draw's inserts, its commitments' compare-and-set and its balances, one write (one
+    statement on PostgreSQL); each update's count, so a compare-and-set that missed a row is seen."""
+    at = datetime.now(UTC)
+
+    async def scenario() -> None:
+        async with db.transaction() as session:
+            ids = [
+                await account_id(session, tenant_id="t", mode="live", owner_type="player", owner_id=owner, asset="WINZ")
+                for owner in (new_id(), new_id())  # owners of this database only: account ids are remembered
+            ]
+        moved = Prepared([], (), [{"account": ids[0], "change": 2**40}, {"account": ids[1], "change": -7}])
+        missing = Prepared([], (), [{"account": "no-such-account", "change": 1}])
+        async with db.transaction() as session:
+            counts = await write_rows(
+                session,
+                [(table(LedgerTransaction), [_transaction("w", at)])],
+                [moved.balances, missing.balances, Prepared([], (), []).balances],
+            )
+        assert counts == [2, 0, 0]
+        async with db.reader() as session:
+            balances = {id_: balance for id_, balance in await session.execute(select(Account.id, Account.balance))}
+            assert [balances[id_] for id_ in ids] == [2**40, -7]
+            assert (await session.execute(select(LedgerTransaction.reference))).scalar_one() == "w"
 
     asyncio.run(scenario())
