@@ -228,7 +228,7 @@ async def prepare_transactions(
 
 
 async def _locked_accounts(session: AsyncSession, ids: list[str]) -> dict[str, tuple[int, bool]]:
-    """Each account's ``(balance, allow_negative)``, its row locked until the transaction ends."""
+    """Each account's ``(balance, allow_negative)``, its row locked until the transaction ends, in account order."""
     accounts = table(Account).c
     rows = await session.execute(
         select(accounts.id, accounts.balance, accounts.allow_negative)
@@ -352,14 +352,7 @@ async def balances(session: AsyncSession, *, owner_type: str, owner_id: str) -> 
 
 async def locked_balances(session: AsyncSession, ids: Sequence[str]) -> dict[str, int]:
     """Balances of these accounts, their rows held until commit (PostgreSQL; SQLite holds the whole database)."""
-    accounts = table(Account).c
-    rows = await session.execute(
-        select(accounts.id, accounts.balance)
-        .where(accounts.id.in_(sorted(ids)))
-        .order_by(accounts.id)
-        .with_for_update()
-    )
-    return {account: balance for account, balance in rows.all()}
+    return {account: balance for account, (balance, _) in (await _locked_accounts(session, sorted(ids))).items()}
 
 
 async def audit(session: AsyncSession) -> list[str]:
