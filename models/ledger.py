@@ -158,9 +158,9 @@ async def post_transactions(
 class Prepared:
     """Balanced transactions checked and ready to write: their rows (parents first) and each account's net change.
 
-    The caller writes the rows and then the balances (``models.db.write_rows``), with its own writes if it
-    likes, the balances best last: on PostgreSQL an account's row stays locked from its update to the
-    commit, and an engine's funding account is in every one of its draws.
+    The caller writes the rows, with the balances as an update (``models.db.write_rows``), together with its
+    own writes if it likes, best as its transaction's last statement: on PostgreSQL an account's row stays
+    locked from its update to the commit, and an engine's funding account is in every one of its draws.
     """
 
     ids: list[str]

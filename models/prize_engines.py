@@ -291,7 +291,7 @@ async def draw_prizes(
             ),
             *events,
         ],
-        [advance.update, paid.balances],  # last: the engine's funding account is locked until the commit
+        [advance.update, paid.balances],  # the last statement: the funding account stays locked only to the commit
     )
     advance.check(advanced)
     return Drawn([outcomes[index] for index in range(len(requests))], deliveries)
