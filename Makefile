@@ -18,14 +18,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/wowsino run
 
-test: $(STAMP) lint test-sqlite test-postgres
+# The SQLite and PostgreSQL runs go side by side, each printed once it ends: each starts its own Redis,
+# stacks and databases on free ports, and waits on them for much of its time.
+test: $(STAMP) lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-postgres: $(STAMP)
 	@if $(BIN)/python -m tests.support.postgres_ready "$(TEST_POSTGRES_URL)"; then \
-		TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest; \
+		TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest -o cache_dir=.pytest_cache/postgresql; \
 	else echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): PostgreSQL run skipped"; fi
 
 lint: $(STAMP)
