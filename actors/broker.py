@@ -95,6 +95,11 @@ class _BellConsumer(_RedisConsumer):
     fetches a new message at once instead of at its next look. The broker rings it too when Dramatiq
     queues a message itself (a webhook delivery, a retry once due): ``PromptRedisBroker.do_enqueue``.
 
+    A fetch that brings fewer messages than it asked for has emptied the queue: the consumer then waits on
+    the bell before it fetches again, since any message queued after that fetch rang it. (Fetching again
+    at once, as Dramatiq's consumer does, found the queue empty nearly every time: two fetches and a wait
+    per message where messages come one at a time, as the draws' do.)
+
     A consumer holding its whole prefetch (the messages its threads run and those waiting for a thread)
     waits until *refill* of them are acknowledged (or its idle poll passed), then fetches that many in one
     call: sleeping its idle poll instead left the threads without work once they had run what they held
@@ -107,20 +112,31 @@ class _BellConsumer(_RedisConsumer):
         self.bell = bell_key(f"{broker.namespace}:{queue_name}")
         self.refill = max(1, min(refill, prefetch))
         self.freed = threading.Event()  # set by the worker threads once ``refill`` slots are free
+        self.emptied = False  # the last fetch brought fewer messages than it asked for
 
     def __next__(self) -> MessageProxy | None:
+        if self.emptied and not self.message_cache and self._free() > 0:
+            self.emptied = False
+            self._wait_for_bell()
+        cached, free = len(self.message_cache), self._free()
         message: MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
         if message is None:
-            try:
-                if self._free() > 0:  # it found the queue empty
-                    self.broker.client.brpop([self.bell], timeout=self.idle_poll_s)
-                else:  # every slot is taken until messages are acknowledged
-                    self.freed.clear()
-                    if self._free() < self.refill:  # checked after clearing: no acknowledgement goes unseen
-                        self.freed.wait(self.idle_poll_s)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            if self._free() > 0:  # it found the queue empty
+                self._wait_for_bell()
+            else:  # every slot is taken until messages are acknowledged
+                self.freed.clear()
+                if self._free() < self.refill:  # checked after clearing: no acknowledgement goes unseen
+                    self.freed.wait(self.idle_poll_s)
+        elif not cached:  # this call fetched: *free* asked for, the one returned and the rest cached came
+            self.emptied = 1 + len(self.message_cache) < free
         return message
+
+    def _wait_for_bell(self) -> None:
+        """Block until a message is queued (its bell rung since the last wait) or the idle poll passes."""
+        try:
+            self.broker.client.brpop([self.bell], timeout=self.idle_poll_s)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
 
     def ack(self, message: MessageProxy) -> None:
         try:

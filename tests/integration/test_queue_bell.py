@@ -102,3 +102,53 @@ def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowled
     assert not waiting.is_alive(), "a full consumer slept its idle poll after a slot was freed"
     fetched = woken[0] or next(consumer)
     assert fetched is not None and fetched.message_id == sent[4]
+
+
+class _CountingBroker(PromptRedisBroker):
+    """Counts its consumers' fetches (Dramatiq's dispatch script, run against the real Redis)."""
+
+    fetches = 0
+
+    def do_fetch(self, queue_name: str, prefetch: int) -> Any:
+        self.fetches += 1
+        return self._dispatch("fetch")(queue_name, prefetch)  # type: ignore[no-untyped-call]  # what Dramatiq's ``do_fetch`` resolves to
+
+
+def _next_once_woken(consumer: Any, enqueue: Any, redis_url: str) -> tuple[MessageProxy, int]:
+    """The message *enqueue* queues, taken by *consumer* waiting on its bell, and the blocked clients seen."""
+    woken: list[MessageProxy | None] = []
+    waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
+    waiting.start()
+    watcher = Redis.from_url(redis_url)
+    wait_until(lambda: int(watcher.info("clients")["blocked_clients"]) >= 1, what="the consumer to wait")
+    blocked_fetches = consumer.broker.fetches
+    enqueue()
+    waiting.join(timeout=IDLE_POLL_MS / 2000)
+    assert not waiting.is_alive(), "the consumer slept through the bell"
+    fetched = woken[0] or next(consumer)  # woken before the message was there: it fetches it now
+    assert fetched is not None
+    return fetched, blocked_fetches
+
+
+def test_a_consumer_whose_fetch_emptied_the_queue_waits_for_the_bell_before_fetching_again(redis_url: str) -> None:
+    import asyncio
+
+    namespace = f"emptied-{uuid.uuid4().hex[:8]}"
+    broker = _CountingBroker(
+        idle_poll_ms=IDLE_POLL_MS,
+        background_idle_poll_ms=IDLE_POLL_MS,
+        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
+        namespace=namespace,
+    )
+    queue = f"{namespace}:{QUEUE_DRAWS}"
+    consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
+    sent = [_message(broker) for _ in range(2)]
+
+    def enqueue(index: int) -> Any:
+        return lambda: asyncio.run(_claim_and_enqueue(redis_url, queue, *sent[index]))
+
+    first, _ = _next_once_woken(consumer, enqueue(0), redis_url)  # found the queue empty, then fetched it
+    assert first.message_id == sent[0][0] and broker.fetches == 2  # 1 of the 4 asked for: the queue is empty
+    second, blocked_fetches = _next_once_woken(consumer, enqueue(1), redis_url)
+    assert blocked_fetches == 2, "the consumer fetched from a queue its last fetch had emptied"
+    assert second.message_id == sent[1][0] and broker.fetches == 3
