@@ -3,6 +3,7 @@ once, not at its next look (which these consumers would take 20 s to make)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from typing import Any
@@ -21,9 +22,20 @@ from tests.support.processes import wait_until
 IDLE_POLL_MS = 20_000
 
 
-def _broker(redis_url: str, namespace: str) -> PromptRedisBroker:
+class _CountingBroker(PromptRedisBroker):
+    """Counts its consumers' fetches (Dramatiq's dispatch script, run against the real Redis)."""
+
+    fetches = 0
+
+    def do_fetch(self, queue_name: str, prefetch: int) -> Any:
+        """As Dramatiq's ``do_fetch`` (which its ``__getattr__`` resolves to the dispatch script), counted."""
+        self.fetches += 1
+        return self._dispatch("fetch")(queue_name, prefetch)  # type: ignore[no-untyped-call]
+
+
+def _broker(redis_url: str, namespace: str) -> _CountingBroker:
     """A broker whose consumers would take 20 s to look at their queue again on their own."""
-    return PromptRedisBroker(
+    return _CountingBroker(
         idle_poll_ms=IDLE_POLL_MS,
         background_idle_poll_ms=IDLE_POLL_MS,
         client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
@@ -65,30 +77,40 @@ async def _send(url: str, queue: str, message_id: str, data: bytes) -> None:
     assert sent.queue_name == queue_name and sent.message_id == message_id
 
 
-@pytest.mark.parametrize("enqueue", [_claim_and_enqueue, _requeue, _send], ids=["api", "sweep", "worker"])
-def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -> None:
-    import asyncio
-
-    namespace = f"bell-{uuid.uuid4().hex[:8]}"
-    broker = _broker(redis_url, namespace)
-    consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
-    woken: list[object] = []
+def _next_once_woken(consumer: Any, enqueue: Any, redis_url: str) -> tuple[MessageProxy, int]:
+    """The message *enqueue* queues, taken by *consumer* waiting on its bell, and the fetches it had made
+    while it waited."""
+    woken: list[MessageProxy | None] = []
     waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
-    waiting.start()  # the queue is empty: the consumer waits on the bell
+    waiting.start()
     watcher = Redis.from_url(redis_url)
     wait_until(lambda: int(watcher.info("clients")["blocked_clients"]) == 1, what="the consumer to wait")
-    message_id, data = _message(broker)
-    asyncio.run(enqueue(redis_url, f"{namespace}:{QUEUE_DRAWS}", message_id, data))
+    blocked_fetches = consumer.broker.fetches
+    enqueue()
     waiting.join(timeout=IDLE_POLL_MS / 2000)
     assert not waiting.is_alive(), "the consumer slept through the bell"
     fetched = woken[0] or next(consumer)  # woken before the message was there: it fetches it now
-    assert fetched is not None and fetched.message_id == message_id
+    assert fetched is not None
+    return fetched, blocked_fetches
+
+
+@pytest.mark.parametrize("enqueue", [_claim_and_enqueue, _requeue, _send], ids=["api", "sweep", "worker"])
+def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -> None:
+    namespace = f"bell-{uuid.uuid4().hex[:8]}"
+    broker = _broker(redis_url, namespace)
+    consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
+    message_id, data = _message(broker)
+    queue = f"{namespace}:{QUEUE_DRAWS}"
+    fetched, _ = _next_once_woken(consumer, lambda: asyncio.run(enqueue(redis_url, queue, message_id, data)), redis_url)
+    assert fetched.message_id == message_id
 
 
 def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowledged(redis_url: str) -> None:
     namespace = f"full-{uuid.uuid4().hex[:8]}"
     broker = _broker(redis_url, namespace)
-    messages = [dramatiq.Message(QUEUE_WEBHOOKS, "bell_test", (), {}, {}) for _ in range(6)]
+    messages: list[dramatiq.Message[Any]] = [
+        dramatiq.Message(QUEUE_WEBHOOKS, "bell_test", (), {}, {}) for _ in range(6)
+    ]
     sent = [broker.enqueue(message).message_id for message in messages]
     consumer = broker.consume(QUEUE_WEBHOOKS, prefetch=4, timeout=IDLE_POLL_MS)
     held = [message for message in (next(consumer) for _ in range(4)) if message is not None]
@@ -104,42 +126,9 @@ def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowled
     assert fetched is not None and fetched.message_id == sent[4]
 
 
-class _CountingBroker(PromptRedisBroker):
-    """Counts its consumers' fetches (Dramatiq's dispatch script, run against the real Redis)."""
-
-    fetches = 0
-
-    def do_fetch(self, queue_name: str, prefetch: int) -> Any:
-        self.fetches += 1
-        return self._dispatch("fetch")(queue_name, prefetch)  # type: ignore[no-untyped-call]  # what Dramatiq's ``do_fetch`` resolves to
-
-
-def _next_once_woken(consumer: Any, enqueue: Any, redis_url: str) -> tuple[MessageProxy, int]:
-    """The message *enqueue* queues, taken by *consumer* waiting on its bell, and the blocked clients seen."""
-    woken: list[MessageProxy | None] = []
-    waiting = threading.Thread(target=lambda: woken.append(next(consumer)))
-    waiting.start()
-    watcher = Redis.from_url(redis_url)
-    wait_until(lambda: int(watcher.info("clients")["blocked_clients"]) >= 1, what="the consumer to wait")
-    blocked_fetches = consumer.broker.fetches
-    enqueue()
-    waiting.join(timeout=IDLE_POLL_MS / 2000)
-    assert not waiting.is_alive(), "the consumer slept through the bell"
-    fetched = woken[0] or next(consumer)  # woken before the message was there: it fetches it now
-    assert fetched is not None
-    return fetched, blocked_fetches
-
-
 def test_a_consumer_whose_fetch_emptied_the_queue_waits_for_the_bell_before_fetching_again(redis_url: str) -> None:
-    import asyncio
-
     namespace = f"emptied-{uuid.uuid4().hex[:8]}"
-    broker = _CountingBroker(
-        idle_poll_ms=IDLE_POLL_MS,
-        background_idle_poll_ms=IDLE_POLL_MS,
-        client=Redis.from_url(redis_url, socket_timeout=IDLE_POLL_MS / 1000 + 10),
-        namespace=namespace,
-    )
+    broker = _broker(redis_url, namespace)
     queue = f"{namespace}:{QUEUE_DRAWS}"
     consumer = broker.consume(QUEUE_DRAWS, prefetch=4, timeout=IDLE_POLL_MS)
     sent = [_message(broker) for _ in range(2)]
