@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -15,10 +16,12 @@ from dramatiq.common import dq_name
 from dramatiq.encoder import Encoder
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware.asyncio import AsyncIO
+from redis.asyncio import Redis as AsyncRedis
 
+from actors.loop_consumer import LoopConsumer
 from config import get_settings
 from config.process import freeze_startup_heap
-from models.redis_client import connect_sync
+from models.redis_client import connect, connect_sync
 
 QUEUE_DRAWS = "draws"
 QUEUE_EVENTS = "events"
@@ -98,7 +101,7 @@ class _BellConsumer(_RedisConsumer):
     A fetch that brings fewer messages than it asked for has emptied the queue: the consumer then waits on
     the bell before it fetches again, since any message queued after that fetch rang it. (Fetching again
     at once, as Dramatiq's consumer does, found the queue empty nearly every time: two fetches and a wait
-    per message where messages come one at a time, as the draws' do.)
+    per message where messages come one at a time, as the draws' did before they ran on the event loop.)
 
     A consumer holding its whole prefetch (the messages its threads run and those waiting for a thread)
     waits until *refill* of them are acknowledged (or its idle poll passed), then fetches that many in one
@@ -165,12 +168,17 @@ class PromptRedisBroker(RedisBroker):
     by default), so a message sent to a worker that has just emptied its queue waited up to that long:
     the draws a player waits for must not. An idle consumer here waits on its queue's bell
     (``_BellConsumer``), and looks at the queue again after its idle poll at the latest (``idle_poll_ms``).
+    The draws queue's consumer runs its messages on the worker's event loop (``LoopConsumer``): the draws
+    process is the one a player waits on, and Dramatiq's threads took a third of its CPU per draw.
     Each look is a script call on the idle worker's CPU, so the queues nobody waits on (pipeline events,
     webhooks, delayed retries) are looked at less often (``background_idle_poll_ms``).
     """
 
-    def __init__(self, *, idle_poll_ms: int, background_idle_poll_ms: int, **options: Any) -> None:
+    def __init__(
+        self, *, idle_poll_ms: int, background_idle_poll_ms: int, loop_client: Callable[[], AsyncRedis], **options: Any
+    ) -> None:
         super().__init__(**options)  # type: ignore[no-untyped-call]
+        self.loop_client = loop_client  # makes the asyncio client of the draws' consumer, on its event loop
         self.idle_poll_ms = idle_poll_ms
         self.background_idle_poll_ms = background_idle_poll_ms
         self._enqueue_and_ring = self.client.register_script(queue_lua(1, "ARGV[1]", "ARGV[2]"))
@@ -183,8 +191,16 @@ class PromptRedisBroker(RedisBroker):
         self._enqueue_and_ring(keys=[f"{queue}.msgs", queue, bell_key(queue)], args=[message_id, data])
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
-        if queue_name == QUEUE_DRAWS:  # a short poll; fetching more often took CPU from the draws' event loop
-            return _BellConsumer(self, queue_name, prefetch, min(timeout, self.idle_poll_ms), refill=prefetch)
+        if queue_name == QUEUE_DRAWS:  # run on the draws' event loop, polled briefly: a player waits on each
+            return LoopConsumer(
+                self,
+                queue_name,
+                prefetch=prefetch,
+                idle_poll_ms=min(timeout, self.idle_poll_ms),
+                watch_ms=timeout,
+                bell=bell_key(f"{self.namespace}:{queue_name}"),
+                client=self.loop_client,
+            )
         poll = min(timeout, self.background_idle_poll_ms)
         return _BellConsumer(self, queue_name, prefetch, poll, refill=prefetch // 4)
 
@@ -203,6 +219,7 @@ def build_broker() -> RedisBroker:
         idle_poll_ms=max(1, round(settings.broker_idle_poll_s * 1000)),
         background_idle_poll_ms=max(1, round(settings.broker_background_idle_poll_s * 1000)),
         client=connect_sync(settings.redis_url),
+        loop_client=lambda: connect(settings.redis_url),
         namespace=NAMESPACE,
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,

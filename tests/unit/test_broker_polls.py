@@ -7,6 +7,7 @@ from typing import Any
 from redis import Redis
 
 from actors.broker import QUEUE_DRAWS, QUEUE_EVENTS, QUEUE_WEBHOOKS, PromptRedisBroker
+from models.redis_client import connect
 
 
 def _look(broker: PromptRedisBroker, queue: str, timeout: int = 1000) -> int:
@@ -17,7 +18,11 @@ def _look(broker: PromptRedisBroker, queue: str, timeout: int = 1000) -> int:
 
 def test_idle_draws_consumers_look_again_sooner_than_background_ones() -> None:
     broker = PromptRedisBroker(
-        idle_poll_ms=10, background_idle_poll_ms=100, client=Redis(port=1), namespace="polls-test"
+        idle_poll_ms=10,
+        background_idle_poll_ms=100,
+        loop_client=lambda: connect("redis://127.0.0.1:1"),
+        client=Redis(port=1),
+        namespace="polls-test",
     )  # no connection is made: consumers connect on their first fetch
     looks = {queue: _look(broker, queue) for queue in (QUEUE_DRAWS, QUEUE_EVENTS, QUEUE_WEBHOOKS)}
     assert looks == {QUEUE_DRAWS: 10, QUEUE_EVENTS: 100, QUEUE_WEBHOOKS: 100}
