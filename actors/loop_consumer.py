@@ -91,6 +91,8 @@ class LoopConsumer(Consumer):
             return
         try:
             asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=SHUTDOWN_GRACE_S + 10)
+            if self.consuming is not None:  # its client closed before the worker stops the loop
+                concurrent.futures.wait([self.consuming], timeout=self.watch_s + self.idle_poll_s + 5)
         except Exception:  # they come back once this worker's heartbeat is old, as Dramatiq's would
             log.warning("could not put back the unfinished messages of %r", self.queue_name, exc_info=True)
 
