@@ -191,17 +191,18 @@ class PromptRedisBroker(RedisBroker):
         self._enqueue_and_ring(keys=[f"{queue}.msgs", queue, bell_key(queue)], args=[message_id, data])
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
-        if queue_name == QUEUE_DRAWS:  # run on the draws' event loop, polled briefly: a player waits on each
+        # draws are polled briefly (a player waits on each), the others less often
+        poll = min(timeout, self.idle_poll_ms if queue_name == QUEUE_DRAWS else self.background_idle_poll_ms)
+        if queue_name in (QUEUE_DRAWS, QUEUE_EVENTS):  # their messages run on the worker's event loop
             return LoopConsumer(
                 self,
                 queue_name,
                 prefetch=prefetch,
-                idle_poll_ms=min(timeout, self.idle_poll_ms),
+                idle_poll_ms=poll,
                 watch_ms=timeout,
                 bell=bell_key(f"{self.namespace}:{queue_name}"),
                 client=self.loop_client,
             )
-        poll = min(timeout, self.background_idle_poll_ms)
         return _BellConsumer(self, queue_name, prefetch, poll, refill=prefetch // 4)
 
 

@@ -13,7 +13,7 @@ import pytest
 from dramatiq.broker import MessageProxy
 from redis import Redis
 
-from actors.broker import QUEUE_EVENTS, QUEUE_WEBHOOKS, PromptRedisBroker, bell_key
+from actors.broker import QUEUE_WEBHOOKS, PromptRedisBroker, bell_key
 from actors.scheduler import _REQUEUE
 from api.enqueue import _CLAIM_AND_ENQUEUE
 from models.redis_client import connect
@@ -47,7 +47,7 @@ def _broker(redis_url: str, namespace: str) -> _CountingBroker:
 def _message(broker: PromptRedisBroker) -> tuple[str, bytes]:
     message_id = str(uuid.uuid4())
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=QUEUE_EVENTS,
+        queue_name=QUEUE_WEBHOOKS,
         actor_name="bell_test",
         args=(),
         kwargs={},
@@ -99,9 +99,9 @@ def _next_once_woken(consumer: Any, enqueue: Any, redis_url: str) -> tuple[Messa
 def test_a_queued_message_wakes_an_idle_consumer(redis_url: str, enqueue: Any) -> None:
     namespace = f"bell-{uuid.uuid4().hex[:8]}"
     broker = _broker(redis_url, namespace)
-    consumer = broker.consume(QUEUE_EVENTS, prefetch=4, timeout=IDLE_POLL_MS)
+    consumer = broker.consume(QUEUE_WEBHOOKS, prefetch=4, timeout=IDLE_POLL_MS)
     message_id, data = _message(broker)
-    queue = f"{namespace}:{QUEUE_EVENTS}"
+    queue = f"{namespace}:{QUEUE_WEBHOOKS}"
     fetched, _ = _next_once_woken(consumer, lambda: asyncio.run(enqueue(redis_url, queue, message_id, data)), redis_url)
     assert fetched.message_id == message_id
 
@@ -130,8 +130,8 @@ def test_a_consumer_holding_all_it_may_fetches_again_once_a_quarter_is_acknowled
 def test_a_consumer_whose_fetch_emptied_the_queue_waits_for_the_bell_before_fetching_again(redis_url: str) -> None:
     namespace = f"emptied-{uuid.uuid4().hex[:8]}"
     broker = _broker(redis_url, namespace)
-    queue = f"{namespace}:{QUEUE_EVENTS}"
-    consumer = broker.consume(QUEUE_EVENTS, prefetch=4, timeout=IDLE_POLL_MS)
+    queue = f"{namespace}:{QUEUE_WEBHOOKS}"
+    consumer = broker.consume(QUEUE_WEBHOOKS, prefetch=4, timeout=IDLE_POLL_MS)
     sent = [_message(broker) for _ in range(2)]
 
     def enqueue(index: int) -> Any:
