@@ -168,8 +168,9 @@ class PromptRedisBroker(RedisBroker):
     by default), so a message sent to a worker that has just emptied its queue waited up to that long:
     the draws a player waits for must not. An idle consumer here waits on its queue's bell
     (``_BellConsumer``), and looks at the queue again after its idle poll at the latest (``idle_poll_ms``).
-    The draws queue's consumer runs its messages on the worker's event loop (``LoopConsumer``): the draws
-    process is the one a player waits on, and Dramatiq's threads took a third of its CPU per draw.
+    The draws and events queues' consumers run their messages on the worker's event loop (``LoopConsumer``):
+    Dramatiq's threads took a fifth of the draws process's CPU per draw, and an events process runs its
+    whole prefetch at once, in bigger group commits.
     Each look is a script call on the idle worker's CPU, so the queues nobody waits on (pipeline events,
     webhooks, delayed retries) are looked at less often (``background_idle_poll_ms``).
     """
@@ -178,7 +179,7 @@ class PromptRedisBroker(RedisBroker):
         self, *, idle_poll_ms: int, background_idle_poll_ms: int, loop_client: Callable[[], AsyncRedis], **options: Any
     ) -> None:
         super().__init__(**options)  # type: ignore[no-untyped-call]
-        self.loop_client = loop_client  # makes the asyncio client of the draws' consumer, on its event loop
+        self.loop_client = loop_client  # makes a ``LoopConsumer``'s asyncio client, on its event loop
         self.idle_poll_ms = idle_poll_ms
         self.background_idle_poll_ms = background_idle_poll_ms
         self._enqueue_and_ring = self.client.register_script(queue_lua(1, "ARGV[1]", "ARGV[2]"))

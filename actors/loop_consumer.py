@@ -130,7 +130,8 @@ class LoopConsumer(Consumer):
         task.add_done_callback(self.running.pop)
 
     async def _run(self, redis_client: Redis, message: Message[Any]) -> None:
-        """Run the actor on *message*; acknowledge it, or dead-letter it once ``Retries`` gives up on it."""
+        """Run the actor on *message*; acknowledge it, or dead-letter it once ``Retries`` gives up on it (whose
+        delayed copy, queued on failure, runs it again)."""
         proxy = MessageProxy(message)
         try:
             actor = self.broker.get_actor(message.actor_name)
@@ -143,10 +144,13 @@ class LoopConsumer(Consumer):
             log.error("Failed to process message %s with unhandled exception.", message, exc_info=True)
             try:  # the retry's blocking enqueue runs off the event loop
                 await asyncio.to_thread(self._retry, proxy, error)
-            except Exception:
-                log.exception("could not retry message %s; it is dead-lettered", message.message_id)
-                proxy.fail()
-        command = "nack" if proxy.failed else "ack"
+            except Exception:  # its delayed copy was not queued: this one goes back in the queue at once
+                log.warning("could not queue the retry of message %s", message.message_id, exc_info=True)
+                await self._settle(redis_client, "requeue", message)
+                return
+        await self._settle(redis_client, "nack" if proxy.failed else "ack", message)
+
+    async def _settle(self, redis_client: Redis, command: str, message: Message[Any]) -> None:
         try:
             await self._dispatch(redis_client, command, message.options["redis_message_id"])
         except redis.RedisError:  # it comes back once this worker's heartbeat is old

@@ -14,6 +14,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+import redis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware.asyncio import AsyncIO
 from redis import Redis
@@ -123,6 +124,33 @@ def test_a_failed_message_is_retried_then_dead_lettered(worker: _Worker) -> None
     time.sleep(0.3)
     assert len(worker.on_loop) == 3 and worker.ran == []
     assert worker.unacknowledged() == 0 and worker.queued() == []
+
+
+def test_a_failed_message_whose_retry_cannot_be_queued_goes_back_in_the_queue(
+    worker: _Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = [RuntimeError("the draw failed")]  # the first run fails, the next succeeds
+
+    async def draw(*args: Any) -> None:
+        worker.on_loop.append(True)
+        if failures:
+            raise failures.pop()
+        worker.ran.append(args)
+
+    actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
+        draw, broker=worker.broker, actor_name="draw_once_failing", queue_name=QUEUE_DRAWS, min_backoff=10
+    )
+    actor.send("y")
+
+    def enqueue_fails(*args: Any, **kwargs: Any) -> None:
+        raise redis.ConnectionError("Redis refused the retry")
+
+    monkeypatch.setattr(worker.broker, "enqueue", enqueue_fails)  # as Retries queues the delayed copy
+    worker.start()
+    wait_until(lambda: worker.ran == [("y",)], timeout=5, what="the second run")
+    assert len(worker.on_loop) == 2
+    wait_until(lambda: worker.unacknowledged() == 0, timeout=5, what="the acknowledgement")
+    assert worker.queued() == [] and worker.redis.zcard(worker.keys(f"{QUEUE_DRAWS}.XQ")) == 0
 
 
 def test_a_stopping_worker_lets_its_running_messages_finish(worker: _Worker) -> None:
