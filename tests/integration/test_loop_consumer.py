@@ -1,6 +1,7 @@
-"""The draws queue's consumer runs its messages on the worker's event loop (``actors.loop_consumer``): a real
-Dramatiq worker on a real Redis fetches, runs, acknowledges, retries, dead-letters and, when it stops, lets
-its running messages finish or puts them back, as Dramatiq's own threads do."""
+"""The draws and events queues' consumer runs their messages on the worker's event loop
+(``actors.loop_consumer``): a real Dramatiq worker on a real Redis fetches, runs, acknowledges, retries,
+dead-letters and, when it stops, lets its running messages finish or puts them back, as Dramatiq's own
+threads do."""
 
 from __future__ import annotations
 
@@ -132,7 +133,7 @@ def test_a_failed_message_whose_retry_cannot_be_queued_goes_back_in_the_queue(
     failures = [RuntimeError("the draw failed")]  # the first run fails, the next succeeds
 
     async def draw(*args: Any) -> None:
-        worker.on_loop.append(True)
+        worker.on_loop.append(threading.current_thread() is get_event_loop_thread())
         if failures:
             raise failures.pop()
         worker.ran.append(args)
@@ -148,7 +149,7 @@ def test_a_failed_message_whose_retry_cannot_be_queued_goes_back_in_the_queue(
     monkeypatch.setattr(worker.broker, "enqueue", enqueue_fails)  # as Retries queues the delayed copy
     worker.start()
     wait_until(lambda: worker.ran == [("y",)], timeout=5, what="the second run")
-    assert len(worker.on_loop) == 2
+    assert worker.on_loop == [True, True]
     wait_until(lambda: worker.unacknowledged() == 0, timeout=5, what="the acknowledgement")
     assert worker.queued() == [] and worker.redis.zcard(worker.keys(f"{QUEUE_DRAWS}.XQ")) == 0
 
