@@ -165,7 +165,6 @@ class LoopConsumer(Consumer):
             self.retries.after_process_message(self.broker, proxy, exception=error)  # type: ignore[no-untyped-call]
 
     async def _stop(self) -> None:
-        self.stopping = True
         if not self.running:
             return
         _, unfinished = await asyncio.wait(self.running, timeout=SHUTDOWN_GRACE_S)

@@ -77,7 +77,9 @@ def worker(redis_url: str) -> Iterator[_Worker]:
     worker.stop()
 
 
-def _actor(worker: _Worker, *, seconds: float = 0, fail: bool = False, **options: Any) -> dramatiq.Actor[Any, Any]:
+def _actor(worker: _Worker, *, seconds: float = 0, failures: int = 0, **options: Any) -> dramatiq.Actor[Any, Any]:
+    """An actor whose first *failures* runs fail, each after *seconds*."""
+
     async def draw(*args: Any) -> None:
         loop_thread = get_event_loop_thread()
         worker.on_loop.append(threading.current_thread() is loop_thread)
@@ -87,7 +89,7 @@ def _actor(worker: _Worker, *, seconds: float = 0, fail: bool = False, **options
             await asyncio.sleep(seconds)
         finally:
             worker.active -= 1
-        if fail:
+        if len(worker.on_loop) <= failures:
             raise RuntimeError("the draw failed")
         worker.ran.append(args)
 
@@ -114,7 +116,7 @@ def test_messages_run_on_the_event_loop_woken_by_the_bell_and_are_acknowledged(
 
 
 def test_a_failed_message_is_retried_then_dead_lettered(worker: _Worker) -> None:
-    actor = _actor(worker, fail=True, max_retries=2, min_backoff=10, max_backoff=20)
+    actor = _actor(worker, failures=3, max_retries=2, min_backoff=10, max_backoff=20)  # every run it gets
     worker.start()
     message = actor.send("x")
     wait_until(lambda: len(worker.on_loop) == 3, timeout=10, what="the first run and two retries")
@@ -130,17 +132,7 @@ def test_a_failed_message_is_retried_then_dead_lettered(worker: _Worker) -> None
 def test_a_failed_message_whose_retry_cannot_be_queued_goes_back_in_the_queue(
     worker: _Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    failures = [RuntimeError("the draw failed")]  # the first run fails, the next succeeds
-
-    async def draw(*args: Any) -> None:
-        worker.on_loop.append(threading.current_thread() is get_event_loop_thread())
-        if failures:
-            raise failures.pop()
-        worker.ran.append(args)
-
-    actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
-        draw, broker=worker.broker, actor_name="draw_once_failing", queue_name=QUEUE_DRAWS, min_backoff=10
-    )
+    actor = _actor(worker, failures=1, min_backoff=10)  # the first run fails, the next succeeds
     actor.send("y")
 
     def enqueue_fails(*args: Any, **kwargs: Any) -> None:
