@@ -7,7 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from actors.locks import hold, lock_key, release_each, take_each
 from actors.results import CHANNEL, pending_key, publish_results
@@ -16,6 +20,14 @@ from models.redis_client import Lua, connect
 
 ECHO = Lua("redis.call('incr', KEYS[1]) return ARGV[1]")
 REFUSE = Lua("return redis.error_reply('refused ' .. ARGV[1])")
+# ARGV: milliseconds to keep Redis busy, then the answer
+SLOW = Lua("""
+local began = redis.call('time')
+repeat
+  local now = redis.call('time')
+until (now[1] - began[1]) * 1000000 + now[2] - began[2] >= tonumber(ARGV[1]) * 1000
+return ARGV[2]
+""")
 
 
 def test_concurrent_calls_each_get_their_own_answer(redis_url: str) -> None:
@@ -57,6 +69,36 @@ def test_a_redis_that_forgot_the_scripts_learns_them_again(redis_url: str) -> No
         return list(answers)
 
     assert asyncio.run(scenario()) == [str(n).encode() for n in range(20)]
+
+
+def test_a_call_answered_too_late_times_out_and_its_late_answer_reaches_no_one(redis_url: str) -> None:
+    """A batch's deadline is the client's socket timeout; when it passes, the batch fails with Redis's own
+    ``TimeoutError``, its connection is dropped (its late replies unread), and the connection's timeout
+    holds again for the client's other commands."""
+    late_ms, timeout_s = 600, 0.2
+
+    async def scenario() -> tuple[list[object], object, object, object]:
+        pool = BlockingConnectionPool.from_url(
+            redis_url, max_connections=1, socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
+        )
+        client = Redis(connection_pool=pool)
+        await asyncio.gather(ECHO(client, ["late"], ["warm"]), SLOW(client, [], ["0", "warm"]))  # Redis knows both
+        batch = await asyncio.gather(
+            ECHO(client, ["late"], ["first"]), SLOW(client, [], [str(late_ms), "late"]), return_exceptions=True
+        )
+        await asyncio.sleep(late_ms / 1000)  # Redis is done with the slow call
+        after = await ECHO(client, ["late"], ["after"])
+        plain = await asyncio.gather(client.eval(SLOW.source, 0, str(late_ms), "late"), return_exceptions=True)
+        await asyncio.sleep(late_ms / 1000)
+        last = await ECHO(client, ["late"], ["last"])
+        await client.aclose()
+        return list(batch), after, plain[0], last
+
+    batch, after, plain, last = asyncio.run(scenario())
+    assert all(isinstance(answer, RedisTimeout) for answer in batch), batch
+    assert after == b"after"
+    assert isinstance(plain, RedisTimeout), plain  # the client's own timeout applies again
+    assert last == b"last"
 
 
 def test_a_lock_wanted_by_many_at_once_has_one_holder_at_a_time(redis_url: str) -> None:
