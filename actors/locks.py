@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from models.redis_client import Lua
 
 # Locks taken, renewed or released together, for one token: KEYS are the locks; ARGV the token (and the
-# TTL in ms). Scripts, so that the calls of one event loop turn share a pipeline (``Lua``).
+# TTL in ms). Scripts, so that the calls of one event loop turn go to Redis in one write (``Lua``).
 _TAKE_EACH = Lua("""
 local taken = {}
 for i, key in ipairs(KEYS) do taken[i] = redis.call('set', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0 end

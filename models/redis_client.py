@@ -76,7 +76,7 @@ class Lua:
     """A Lua script sent by its digest (``EVALSHA``), and in full only when Redis does not know it yet.
 
     Calls made on one client in the same turn of the event loop (concurrent requests at the same step)
-    go to Redis together, in one pipeline: one connection checkout and one write for all of them.
+    go to Redis together: one connection checkout and one write for all of them (``_evalsha_each``).
     """
 
     def __init__(self, source: str) -> None:
