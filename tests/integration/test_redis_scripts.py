@@ -1,6 +1,7 @@
-"""Lua scripts called concurrently on one client go to Redis in one pipeline: each caller still gets its own
-answer or its own error, and a Redis that forgot the scripts is taught them again. Then the scripts that
-take many locks and publish many answers in one call."""
+"""Lua scripts called concurrently on one client go to Redis in one write: each caller still gets its own
+answer or its own error, a Redis that forgot the scripts is taught them again, and an answer too late
+fails its batch without reaching a later one. Then the scripts that take many locks and publish many
+answers in one call."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def test_a_call_answered_too_late_times_out_and_its_late_answer_reaches_no_one(r
 
 
 def test_a_lock_wanted_by_many_at_once_has_one_holder_at_a_time(redis_url: str) -> None:
-    """Takes made in one event loop turn share a pipeline; exactly one of them may win each time."""
+    """Takes made in one event loop turn go to Redis in one write; exactly one of them may win each time."""
 
     async def scenario() -> tuple[int, list[int]]:
         client = connect(redis_url)
