@@ -221,7 +221,7 @@ def build_broker() -> RedisBroker:
         idle_poll_ms=max(1, round(settings.broker_idle_poll_s * 1000)),
         background_idle_poll_ms=max(1, round(settings.broker_background_idle_poll_s * 1000)),
         client=connect_sync(settings.redis_url),
-        loop_client=lambda: connect(settings.redis_url),
+        loop_client=lambda: connect(settings.redis_url, blocking=True),
         namespace=NAMESPACE,
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,

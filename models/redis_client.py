@@ -26,6 +26,7 @@ from models.gathering import resolve
 RETRIES = 3
 CONNECT_TIMEOUT_S = 2.0
 COMMAND_TIMEOUT_S = 5.0
+BLOCKING_READ_S = COMMAND_TIMEOUT_S * 2  # outlasts a consumer's wait on its queue's bell (an idle poll, 5 s at most)
 
 
 def digest_key(namespace: str, *parts: str) -> str:
@@ -39,14 +40,15 @@ def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=0.5, base=0.02), RETRIES)
 
 
-def connect(url: str, *, max_connections: int = 64, listener: bool = False) -> Redis:
-    """An asyncio client; a *listener* (pub/sub) client has no read timeout, since it waits by design."""
+def connect(url: str, *, max_connections: int = 64, listener: bool = False, blocking: bool = False) -> Redis:
+    """An asyncio client; a *listener* (pub/sub) client has no read timeout, since it waits by design, and a
+    *blocking* one (a consumer's, which waits on its queue's bell) reads for ``BLOCKING_READ_S``."""
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=COMMAND_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=None if listener else COMMAND_TIMEOUT_S,
+        socket_timeout=None if listener else BLOCKING_READ_S if blocking else COMMAND_TIMEOUT_S,
         retry=_retry(),
         health_check_interval=15,
     )
@@ -65,7 +67,7 @@ def connect_sync(url: str, *, max_connections: int = 32) -> redis.Redis:
         max_connections=max_connections,
         timeout=COMMAND_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=COMMAND_TIMEOUT_S * 2,
+        socket_timeout=BLOCKING_READ_S,
         retry=redis.retry.Retry(ExponentialBackoff(cap=0.5, base=0.02), RETRIES),
         health_check_interval=15,
     )

@@ -21,7 +21,8 @@ from dramatiq.middleware.asyncio import AsyncIO
 from redis import Redis
 
 from actors import loop_consumer
-from actors.broker import QUEUE_DRAWS, PromptRedisBroker
+from actors.broker import QUEUE_DRAWS, PromptRedisBroker, build_broker
+from config import get_settings
 from models.redis_client import connect
 from tests.support.processes import wait_until
 
@@ -168,3 +169,31 @@ def test_a_stopping_worker_puts_back_what_outlasts_its_grace(worker: _Worker, mo
     data = worker.redis.hget(worker.keys(f"{QUEUE_DRAWS}.msgs"), queued)
     assert data is not None and dramatiq.Message.decode(data).message_id == message.message_id
     assert worker.unacknowledged() == 0
+
+
+def test_the_consumers_client_outlasts_the_longest_wait_on_the_bell(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle consumer waits on its queue's bell for its idle poll, up to 5 s (``BROKER_IDLE_POLL``): the
+    client the broker gives it must not time out first (and resend the wait, as a timed-out command is)."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("BROKER_IDLE_POLL", "5")
+    get_settings.cache_clear()
+    try:
+        idle_poll_s = get_settings().broker_idle_poll_s
+        broker = build_broker()
+        assert isinstance(broker, PromptRedisBroker)
+
+        async def wait() -> tuple[object, float]:
+            client = broker.loop_client()
+            began = time.monotonic()
+            try:
+                return await client.brpop([f"bell-{uuid.uuid4().hex}"], timeout=idle_poll_s), time.monotonic() - began
+            finally:
+                await client.aclose()
+
+        rung, waited = asyncio.run(wait())
+    finally:
+        get_settings.cache_clear()
+    assert rung is None
+    assert idle_poll_s <= waited < 2 * idle_poll_s
