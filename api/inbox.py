@@ -1,4 +1,4 @@
-"""Writing accepted messages to the database inbox before answering, many requests per transaction.
+"""Writing accepted messages to the database inbox before answering, many requests per commit.
 
 Each request waits for the commit holding its messages; the messages of the requests arriving while
 one commit runs gather for the next (``models.gathering``), so a busy API process pays one commit for
@@ -32,8 +32,7 @@ class InboxWriter:
         if self.file is not None:
             await asyncio.to_thread(self.file.keep, messages, grace_s=self.grace_s)
             return
-        async with self.db.inbox() as session:
-            await inbox.keep(session, messages, grace_s=self.grace_s)
+        await inbox.keep(self.db, messages, grace_s=self.grace_s)
 
     def close(self) -> None:
         if self.file is not None:

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from config import Settings
@@ -197,7 +198,8 @@ class Database:
     A PostgreSQL pool tests each connection it hands out (three round trips), so that one the server dropped
     (a restart, a failover, a proxy) never fails a transaction. Workers go without (*pre_ping* false): what
     fails in a worker runs again anyway (its message, the next sweep), and the draws' and events' transactions
-    go through ``run``, which finds a dropped connection by using it and runs the work again at once.
+    go through ``run``, which finds a dropped connection by using it and runs the work again at once. So do
+    single statements on PostgreSQL (``execute_alone``), which need no transaction around them.
     """
 
     def __init__(self, settings: Settings, *, pre_ping: bool = True) -> None:
@@ -209,6 +211,7 @@ class Database:
             self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
             self.read_engine = self.write_engine
         self.inbox_engine = _sqlite_engine(inbox_url(url), immediate=True) if settings.is_sqlite else self.write_engine
+        self.autocommit_engine = None if settings.is_sqlite else _autocommit_engine(url)
         self.inbox_file = make_url(inbox_url(url)).database if settings.is_sqlite else None
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -227,15 +230,26 @@ class Database:
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """*work* in one write transaction (``transaction()``), run again on a fresh connection should the first
-        turn out dropped by the server: the pool then replaces every connection older than the failure."""
-        try:
+        turn out dropped by the server (``_once_more_if_dropped``)."""
+
+        async def once() -> T:
             async with self.transaction() as session:
                 return await work(session)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-        async with self.transaction() as session:
-            return await work(session)
+
+        return await _once_more_if_dropped(once)
+
+    async def execute_alone(self, statement: Executable, params: dict[str, Any]) -> None:
+        """*statement* on PostgreSQL by itself, outside a transaction (one statement is atomic; no ``BEGIN`` or
+        ``COMMIT`` round trips), run again on a fresh connection should the first turn out dropped."""
+        engine = self.autocommit_engine
+        if engine is None:
+            raise RuntimeError("execute_alone is for PostgreSQL")
+
+        async def once() -> None:
+            async with engine.connect() as connection:
+                await connection.execute(statement, params)
+
+        await _once_more_if_dropped(once)
 
     @asynccontextmanager
     async def inbox(self) -> AsyncIterator[AsyncSession]:
@@ -249,13 +263,30 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
-        for engine in {self.write_engine, self.read_engine, self.inbox_engine}:
-            await engine.dispose()
+        for engine in {self.write_engine, self.read_engine, self.inbox_engine, self.autocommit_engine}:
+            if engine is not None:
+                await engine.dispose()
         for lock in (self._one_writer, self._one_inbox_writer):
             if lock is not None:
                 lock.close()
         for checkpointer in self._checkpointers:
             checkpointer.close()
+
+
+async def _once_more_if_dropped(work: Callable[[], Awaitable[T]]) -> T:
+    """*work*, and once more should it fail on a connection the server dropped: the pool then replaces every
+    connection older than the failure."""
+    try:
+        return await work()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return await work()
+
+
+def _autocommit_engine(url: str) -> AsyncEngine:
+    """A small PostgreSQL pool for ``execute_alone``, its connections in autocommit and not pinged first."""
+    return create_async_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
 
 
 @asynccontextmanager

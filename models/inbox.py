@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import LargeBinary, delete, select, update
+from sqlalchemy import LargeBinary, delete, select, text, update
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, table, utcnow
-from models.db import SQLITE_BUSY_TIMEOUT_S, WriterLock, dialect_insert, insert_ignore
+from models.db import SQLITE_BUSY_TIMEOUT_S, Database, WriterLock, dialect_insert
 
 MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
 
@@ -48,16 +48,28 @@ class Queued:
     data: bytes
 
 
-def _rows(messages: Sequence[Queued], grace_s: float) -> list[dict[str, object]]:
-    """The rows of *messages* in id order, the order ``settle`` locks them in."""
-    due = utcnow() + timedelta(seconds=grace_s)
+# The rows go in as three arrays, in the order given: one prepared statement whatever the batch's size.
+_KEEP = text(
+    "INSERT INTO inbox_messages (id, queue, data, due_at, sweeps)"
+    " SELECT id, queue, data, CAST(:due_at AS timestamptz), 0"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:queues AS text[]), CAST(:data AS bytea[]))"
+    " WITH ORDINALITY AS m (id, queue, data, n) ORDER BY n"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+
+async def keep(db: Database, messages: Sequence[Queued], *, grace_s: float) -> None:
+    """Remember *messages* on PostgreSQL, due for the sweep after the grace period (a settled marker wins):
+    one statement outside a transaction (``Database.execute_alone``), naming them in id order, the order
+    ``settle`` locks them in. On SQLite an API process writes them with ``InboxFile.keep``."""
     ordered = sorted(messages, key=lambda m: m.id)
-    return [{"id": m.id, "queue": m.queue, "data": m.data, "due_at": due, "sweeps": 0} for m in ordered]
-
-
-async def keep(session: AsyncSession, messages: Sequence[Queued], *, grace_s: float) -> None:
-    """Remember *messages*, due for the sweep after the grace period (a settled marker wins)."""
-    await session.execute(insert_ignore(session, table(InboxMessage)), _rows(messages, grace_s))
+    params = {
+        "due_at": utcnow() + timedelta(seconds=grace_s),
+        "ids": [m.id for m in ordered],
+        "queues": [m.queue for m in ordered],
+        "data": [m.data for m in ordered],
+    }
+    await db.execute_alone(_KEEP, params)
 
 
 _SQLITE = pysqlite.dialect()
@@ -85,7 +97,8 @@ class InboxFile:
         self.writer = WriterLock(path)
 
     def keep(self, messages: Sequence[Queued], *, grace_s: float) -> None:
-        """``keep``, one caller at a time."""
+        """Remember *messages*, due for the sweep after the grace period (a settled marker wins); one caller
+        at a time."""
         due = utcnow() + timedelta(seconds=grace_s)
         rows = [(m.id, m.queue, m.data, _stored_due_at(due)) for m in messages]
         with self.writer.held_blocking():

@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
+from api.inbox import InboxWriter
 from config.settings import load_settings
 from models.db import Database
+from models.inbox import InboxMessage, Queued
 
 
 async def _backend(db: Database) -> int:
@@ -80,3 +83,23 @@ def test_without_pings_a_dropped_connection_costs_a_rerun_not_a_failure(url: str
 async def _slow_backend(session: AsyncSession) -> int:
     await asyncio.sleep(0.05)  # the three transactions overlap: three connections
     return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+def test_the_inbox_keeps_messages_through_a_dropped_connection(url: str, db: Database) -> None:
+    """An API process keeps its messages in one statement on a connection it does not test first: one the
+    server dropped fails that statement, which runs again on a new connection, and the request goes on."""
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite has no connections to drop")
+    writer = InboxWriter(db, grace_s=60)
+
+    async def scenario() -> list[str]:
+        await writer.keep([Queued(id="before", queue="wowsino:events", data=b"1")])
+        assert await _drop_connections(url) == 1  # the inbox's connection, the only one opened
+        await asyncio.sleep(0.1)
+        await writer.keep([Queued(id="after", queue="wowsino:events", data=b"2")])
+        async with db.inbox() as session:
+            rows = await session.execute(select(InboxMessage.id, InboxMessage.data).order_by(InboxMessage.id))
+            return [f"{row.id}:{row.data.decode()}" for row in rows]
+
+    assert asyncio.run(scenario()) == ["after:2", "before:1"]
+    writer.close()

@@ -1,5 +1,6 @@
 """The inbox's rules on a real database: settled messages are never swept, a fast worker wins the race,
-and the workers settle what they carried out."""
+and the workers settle what they carried out. Messages are kept as an API process keeps them
+(``api.inbox.InboxWriter``: SQLite's inbox file, or one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from api.inbox import InboxWriter
 from config.settings import load_settings
 from models import inbox
 from models.base import utcnow
@@ -22,6 +24,14 @@ def message(name: str) -> Queued:
     return Queued(id=name, queue="wowsino:events", data=name.encode())
 
 
+async def keep(db: Database, messages: list[Queued], *, grace_s: float) -> None:
+    writer = InboxWriter(db, grace_s=grace_s)
+    try:
+        await writer.keep(messages)
+    finally:
+        writer.close()
+
+
 async def swept(db: Database, after_s: float) -> list[str]:
     async with db.inbox() as session:
         return [m.id for m in await inbox.overdue(session, utcnow() + timedelta(seconds=after_s), 100)]
@@ -29,8 +39,7 @@ async def swept(db: Database, after_s: float) -> list[str]:
 
 def test_only_unsettled_messages_are_swept_and_only_when_due(db: Database) -> None:
     async def scenario() -> None:
-        async with db.inbox() as session:
-            await inbox.keep(session, [message("a"), message("b")], grace_s=30)
+        await keep(db, [message("a"), message("b")], grace_s=30)
         async with db.inbox() as session:
             await inbox.settle(session, ["a"])
         assert await swept(db, 0) == []  # not due yet
@@ -43,8 +52,7 @@ def test_a_message_settled_before_it_was_kept_is_never_swept(db: Database) -> No
     async def scenario() -> None:
         async with db.inbox() as session:
             await inbox.settle(session, ["early"])  # the worker committed before the API's insert
-        async with db.inbox() as session:
-            await inbox.keep(session, [message("early")], grace_s=0)
+        await keep(db, [message("early")], grace_s=0)
         assert await swept(db, 60) == []
         async with db.inbox() as session:
             await inbox.forget_settled(session, utcnow() + timedelta(seconds=1))
@@ -56,8 +64,7 @@ def test_a_message_settled_before_it_was_kept_is_never_swept(db: Database) -> No
 
 def test_a_message_is_queued_again_a_bounded_number_of_times(db: Database) -> None:
     async def scenario() -> None:
-        async with db.inbox() as session:
-            await inbox.keep(session, [message("stuck")], grace_s=0)
+        await keep(db, [message("stuck")], grace_s=0)
         for _ in range(MAX_SWEEPS):
             assert await swept(db, 1) == ["stuck"]
             async with db.inbox() as session:
@@ -73,10 +80,6 @@ def test_an_api_keeping_messages_while_a_worker_settles_them_early_never_deadloc
     message ends settled."""
     other = Database(load_settings({"DATABASE_URL": url}))  # a second process's connections
 
-    async def keep(names: list[str]) -> None:
-        async with db.inbox() as session:
-            await inbox.keep(session, [message(name) for name in names], grace_s=0)
-
     async def settle(names: list[str]) -> None:
         async with other.inbox() as session:
             await inbox.settle(session, names)
@@ -85,7 +88,7 @@ def test_an_api_keeping_messages_while_a_worker_settles_them_early_never_deadloc
         for round_ in range(20):
             names = [f"r{round_}-{i:03}" for i in range(200)]
             random.Random(round_).shuffle(names)
-            await asyncio.gather(keep(names), settle(list(reversed(names))))
+            await asyncio.gather(keep(db, [message(name) for name in names], grace_s=0), settle(names[::-1]))
             assert await swept(db, 60) == []
         await other.dispose()
 
