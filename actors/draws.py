@@ -25,6 +25,7 @@ from actors.results import publish_result, publish_results
 from actors.runtime import in_transaction, runtime, settle_inbox
 from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
+from models.db import StaleRead
 from models.engines import engine_cache_key
 from models.errors import DomainError
 from models.gathering import per_loop, resolve
@@ -32,7 +33,7 @@ from models.idempotency import Outcome
 from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
 from models.players import StaleCommitment
-from models.prize_engines import Drawn, DrawRequest, Spec, draw_prizes
+from models.prize_engines import Drawn, DrawRequest, KeptReads, Spec, draw_prizes
 
 log = logging.getLogger("wowsino.draws")
 R = TypeVar("R")
@@ -49,8 +50,9 @@ def player_lock(brand_id: str, mode: str, username: str) -> str:
 
 async def draw_transaction(work: Callable[[AsyncSession], Awaitable[R]], attempts: int = TRANSACTION_ATTEMPTS) -> R:
     """Run *work* in one transaction. A unique-key violation or a moved commitment means a concurrent run
-    won a race the lock should have prevented (an expired lock, a flushed Redis): the rerun finds that result."""
-    return await in_transaction(work, attempts=attempts, rerun_on=(IntegrityError, StaleCommitment))
+    won a race the lock should have prevented (an expired lock, a flushed Redis): the rerun finds that result.
+    A changed engine or webhook endpoint (``StaleRead``) has the rerun read them afresh."""
+    return await in_transaction(work, attempts=attempts, rerun_on=(IntegrityError, StaleCommitment, StaleRead))
 
 
 def transactional(work: Callable[[AsyncSession], Awaitable[Outcome]]) -> Perform:
@@ -100,6 +102,7 @@ class PrizeDraws:
         self.waiting: dict[tuple[str, str, str, str], list[_Waiting]] = {}
         self.running: asyncio.Task[None] | None = None
         self.answering: set[asyncio.Task[None]] = set()  # kept from the garbage collector until done
+        self.kept = KeptReads()  # engines and webhook endpoints read, lent to the next groups (PostgreSQL)
 
     async def draw(self, engine: str, scope: tuple[str, str, str], request: DrawRequest) -> None:
         """Draw and answer *request*; raise what should make its message run again."""
@@ -217,13 +220,20 @@ class PrizeDraws:
             nonlocal runs
             runs += 1
             return await draw_prizes(
-                session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, requests=requests, look_up=runs > 1
+                session,
+                spec,
+                tenant_id=tenant_id,
+                mode=mode,
+                brand_id=brand_id,
+                requests=requests,
+                look_up=runs > 1,
+                kept=self.kept,
             )
 
         try:  # a group runs once more, looking its answers up, before each of its draws runs alone
             drawn = await draw_transaction(work, TRANSACTION_ATTEMPTS if len(requests) == 1 else 2)
         except Exception as error:
-            if len(requests) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment):
+            if len(requests) > 1 and isinstance(error, DomainError | IntegrityError | StaleCommitment | StaleRead):
                 return [result for request in requests for result in await self._draw(spec, scope, [request])]
             if isinstance(error, DomainError):
                 return [error]

@@ -324,15 +324,32 @@ class RowUpdate:
     rows: Sequence[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Check:
+    """A check, for ``write_rows`` on PostgreSQL, that rows an earlier transaction read are still as it read
+    them: *sql*, a ``SELECT`` from the dicts of *rows* read from JSON (``{rows}``), returns a row for each
+    that still holds."""
+
+    sql: str
+    rows: Sequence[dict[str, Any]]
+
+
+class StaleRead(Exception):
+    """Rows kept from an earlier transaction changed since: the transaction must run again from fresh reads."""
+
+
 async def insert_rows(session: AsyncSession, *batches: Batch) -> None:
     """Insert each batch's rows (dicts of the same columns) into its table, all in the caller's transaction
     (``write_rows``)."""
     await write_rows(session, batches, ())
 
 
-async def write_rows(session: AsyncSession, batches: Sequence[Batch], updates: Sequence[RowUpdate]) -> list[int]:
+async def write_rows(
+    session: AsyncSession, batches: Sequence[Batch], updates: Sequence[RowUpdate], checks: Sequence[Check] = ()
+) -> list[int]:
     """Insert each batch's rows and run each update, all in the caller's transaction; how many rows each
-    update changed.
+    update changed. Should one of *checks* (PostgreSQL only) find a row changed, it raises ``StaleRead``
+    and the caller's transaction must roll back.
 
     On PostgreSQL it is all one statement, a round trip for everything, each batch's and update's rows passed
     as one JSON document that the server reads as rows; its parts see the rows as they were before it, so an
@@ -343,21 +360,28 @@ async def write_rows(session: AsyncSession, batches: Sequence[Batch], updates: S
     batches = tuple((into, rows) for into, rows in batches if rows)
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
+        if checks:
+            raise ValueError("checks of kept rows are written on PostgreSQL only")
         for into, rows in batches:
             await execute_many(session, _insert_into(into), rows)
         return [await execute_many(session, change.statement, change.rows) for change in updates]
     changing = [index for index, change in enumerate(updates) if change.rows]
+    checks = [check for check in checks if check.rows]
     counts = [0] * len(updates)
-    if not batches and not changing:
+    if not batches and not changing and not checks:
         return counts
     shapes = tuple((into.name, tuple(rows[0])) for into, rows in batches)
-    statement = _writes_from_json(dialect, shapes, tuple(updates[index].sql for index in changing))
+    selects = tuple(updates[index].sql for index in changing) + tuple(check.sql for check in checks)
+    statement = _writes_from_json(dialect, shapes, selects)
     parameters = {f"rows{i}": json.dumps(rows, default=_json_value) for i, (_, rows) in enumerate(batches)}
-    for i, index in enumerate(changing):
-        parameters[f"changes{i}"] = json.dumps(updates[index].rows, default=_json_value)
+    for i, changed in enumerate([updates[index].rows for index in changing] + [check.rows for check in checks]):
+        parameters[f"changes{i}"] = json.dumps(changed, default=_json_value)
     result = await session.execute(statement, parameters)
-    for index, count in zip(changing, result.one() if changing else (), strict=True):
-        counts[index] = int(count)
+    found = [int(count) for count in result.one()] if selects else []
+    if found[len(changing) :] != [len(check.rows) for check in checks]:
+        raise StaleRead(f"rows read by an earlier transaction changed: {len(checks)} checks found {found}")
+    for index, count in zip(changing, found[: len(changing)], strict=True):
+        counts[index] = count
     return counts
 
 
@@ -419,7 +443,8 @@ def _writes_from_json(
     dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...]], ...], updates: tuple[str, ...]
 ) -> TextClause:
     """``WITH i0 AS (INSERT ...), ..., u0 AS (UPDATE ...) SELECT count(*) of each update``: one
-    ``INSERT ... SELECT`` per (table, columns) from a JSON array, then the updates, each from one too."""
+    ``INSERT ... SELECT`` per (table, columns) from a JSON array, then the updates and checks, each from one
+    too."""
     quote = dialect.identifier_preparer.quote
 
     def one(index: int, name: str, columns: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from models.assets import from_units, to_units
 from models.base import created_field, id_field, iso, row, table, utcnow
-from models.db import write_rows
+from models.db import Check, StaleRead, write_rows
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -30,7 +30,7 @@ from models.players import Player, advance_commitments
 from models.prizes import normalize_prize_table, weights
 from models.stats import chi_square
 from models.tenancy import Principal
-from models.webhooks import Announcement, event_rows
+from models.webhooks import Announcement, Subscribers, event_rows, lend_subscribers, subscribers_read
 
 MINI_GAME_KINDS = frozenset({"wheel", "scratch", "pick"})
 
@@ -192,6 +192,7 @@ async def draw_prizes(
     brand_id: str,
     requests: Sequence[DrawRequest],
     look_up: bool = True,
+    kept: KeptReads | None = None,
 ) -> Drawn:
     """Draw once per idempotency key for each request, in a few bulk statements for all of them.
 
@@ -202,8 +203,15 @@ async def draw_prizes(
     *look_up* false skips the search for the requests' earlier answers, a statement that a first run
     seldom needs: the API queues a key once. A request that has an answer then fails the insert of its
     idempotency record (``IntegrityError``), the transaction rolls back, and the rerun must look them up.
+
+    *kept* lends the engines and webhook endpoints earlier transactions read, and keeps those this one
+    reads; the write checks the lent ones, and raises ``StaleRead`` should one have changed. On PostgreSQL
+    only: elsewhere it is not used.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        kept = None  # a read costs no round trip, and a check of kept rows would cost a statement each
     outcomes: dict[int, Outcome | DomainError] = {}
+    checks: list[Check] = []
     keys = [r.idempotency_key for r in requests]
     records = (
         await find_records(session, tenant_id=tenant_id, mode=mode, operation=spec.operation, keys=keys)
@@ -211,6 +219,7 @@ async def draw_prizes(
         else {}
     )
     engines: dict[str, PrizeEngine | DomainError] = {}
+    scope = (tenant_id, mode, brand_id)
     players = await _players(session, brand_id, mode, {r.username for r in requests})
     fresh: list[tuple[int, PrizeEngine, Player]] = []
     for index, request in enumerate(requests):
@@ -220,7 +229,7 @@ async def draw_prizes(
                 outcomes[index] = outcome_of(record, fingerprint=request.fingerprint, operation_id=request.operation_id)
                 continue
             if request.engine_id not in engines:
-                engines[request.engine_id] = await _usable_engine(session, spec, tenant_id, mode, brand_id, request)
+                engines[request.engine_id] = await _usable_engine(session, spec, scope, request.engine_id, kept, checks)
             engine = engines[request.engine_id]
             if isinstance(engine, DomainError):
                 raise engine.with_traceback(None)
@@ -263,50 +272,109 @@ async def draw_prizes(
     paid = await _pay(
         session, spec, tenant_id, mode, [(engine, player, won, draw) for _, engine, player, won, draw in draws]
     )
+    if kept is not None and draws and (subscribers := kept.subscribers.get((tenant_id, mode))) is not None:
+        checks.append(lend_subscribers(session, tenant_id, mode, subscribers))
     events, deliveries = await event_rows(
         session,
         [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],
     )
-    advanced, _ = await write_rows(  # one statement on PostgreSQL; not the ORM's unit of work: it costs more
-        session,
-        [
-            *paid.rows,
-            (table(spec.draw), [draw.model_dump() for *_, draw in draws]),
-            (
-                table(IdempotencyRecord),
-                [
-                    row(
-                        IdempotencyRecord,
-                        tenant_id=tenant_id,
-                        mode=mode,
-                        operation=spec.operation,
-                        key=requests[index].idempotency_key,
-                        fingerprint=requests[index].fingerprint,
-                        operation_id=requests[index].operation_id,
-                        status_code=201,
-                        response=bodies[index],
-                    )
-                    for index, *_ in draws
-                ],
-            ),
-            *events,
-        ],
-        [advance.update, paid.balances],  # the last statement: the funding account stays locked only to the commit
-    )
+    if kept is not None:
+        kept.keep_subscribers(subscribers_read(session))
+    rows = [
+        *paid.rows,
+        (table(spec.draw), [draw.model_dump() for *_, draw in draws]),
+        (
+            table(IdempotencyRecord),
+            [
+                row(
+                    IdempotencyRecord,
+                    tenant_id=tenant_id,
+                    mode=mode,
+                    operation=spec.operation,
+                    key=requests[index].idempotency_key,
+                    fingerprint=requests[index].fingerprint,
+                    operation_id=requests[index].operation_id,
+                    status_code=201,
+                    response=bodies[index],
+                )
+                for index, *_ in draws
+            ],
+        ),
+        *events,
+    ]
+    try:  # one statement on PostgreSQL; not the ORM's unit of work: it costs more
+        # the balances last: the funding account stays locked only to the commit
+        advanced, _ = await write_rows(session, rows, [advance.update, paid.balances], checks)
+    except StaleRead:
+        if kept is not None:
+            kept.forget()
+        raise
     advance.check(advanced)
     return Drawn([outcomes[index] for index in range(len(requests))], deliveries)
 
 
+KEPT_AT_MOST = 1_000  # rows of each kind a process keeps; past that it forgets them all and reads again
+
+
+@dataclass
+class KeptReads:
+    """The engines and webhook endpoints a draws process has read, kept for its next transactions on
+    PostgreSQL, where each read costs every group a round trip. A transaction lent some has its write
+    check that they are still as read (``models.db.Check``); should one have changed, the write raises
+    ``StaleRead``, everything kept is forgotten, and the transaction runs again from fresh reads. Only
+    active engines are kept: the check holds them to their ``updated_at``, which every change sets."""
+
+    engines: dict[tuple[str, ...], PrizeEngine] = field(default_factory=dict)
+    subscribers: dict[tuple[str, str], Subscribers] = field(default_factory=dict)
+
+    def keep_engine(self, key: tuple[str, ...], engine: PrizeEngine) -> None:
+        if len(self.engines) >= KEPT_AT_MOST:
+            self.engines.clear()
+        self.engines[key] = engine
+
+    def keep_subscribers(self, read: dict[tuple[str, str], Subscribers]) -> None:
+        if len(self.subscribers) + len(read) > KEPT_AT_MOST:
+            self.subscribers.clear()
+        self.subscribers.update(read)
+
+    def forget(self) -> None:
+        self.engines.clear()
+        self.subscribers.clear()
+
+
 async def _usable_engine(
-    session: AsyncSession, spec: Spec, tenant_id: str, mode: str, brand_id: str, request: DrawRequest
+    session: AsyncSession,
+    spec: Spec,
+    scope: tuple[str, str, str],
+    engine_id: str,
+    kept: KeptReads | None,
+    checks: list[Check],
 ) -> PrizeEngine | DomainError:
+    """The engine if it may draw, else the refusal: lent by *kept*, with its check added to *checks*, or read."""
+    key = (spec.owner_type, *scope, engine_id)
+    if kept is not None and (engine := kept.engines.get(key)) is not None:
+        checks.append(Check(_unchanged(spec.engine), [{"id": engine.id, "updated_at": engine.updated_at}]))
+        return engine
+    tenant_id, mode, brand_id = scope
     try:
-        engine = await get_engine(
-            session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=request.engine_id
-        )
+        engine = await get_engine(session, spec, tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=engine_id)
     except DomainError as refused:
         return refused
-    return engine if engine.status == "active" else Conflict(f"{spec.noun} is {engine.status}")
+    if engine.status != "active":
+        return Conflict(f"{spec.noun} is {engine.status}")
+    if kept is not None:
+        session.expunge(engine)  # its attributes then outlive the transaction, even a rollback's expiry
+        kept.keep_engine(key, engine)
+    return engine
+
+
+def _unchanged(model: type[PrizeEngine]) -> str:
+    """``Check`` that each row's engine is still active and unchanged since its ``updated_at``."""
+    return (
+        f"SELECT 1 FROM {model.__tablename__} AS e"
+        " JOIN json_to_recordset({rows}) AS r(id text, updated_at timestamptz)"
+        " ON e.id = r.id AND e.updated_at = r.updated_at AND e.status = 'active'"
+    )
 
 
 _PLAYERS_NAMED = select(Player).where(  # built once: building and keying it costs more than running it

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import Batch, insert_rows, transaction_memo
+from models.db import Batch, Check, insert_rows, transaction_memo
 from models.errors import InvalidInput, NotFound
 from models.signing import new_secret
 
@@ -267,6 +267,8 @@ async def event_rows(
     return ((table(WebhookEvent), events), (table(WebhookDelivery), deliveries)), [d["id"] for d in deliveries]
 
 
+Subscribers = list[tuple[str, list[str]]]  # ``(endpoint id, event patterns)`` of a tenant's receiving endpoints
+
 # The endpoints that receive a tenant's events in a mode (paused ones keep them for later). Built once:
 # building and keying a statement for SQLAlchemy's cache costs more than running it.
 _SUBSCRIBERS = select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(
@@ -276,15 +278,35 @@ _SUBSCRIBERS = select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).wher
     col(WebhookEndpoint.deleted_at).is_(None),
 )
 
+# ``Check`` that each row's endpoints (sorted by id, as ``C`` sorts them) are still a tenant's receiving ones.
+_SUBSCRIBERS_UNCHANGED = """SELECT 1 FROM json_to_recordset({rows}) AS r(tenant_id text, mode text, endpoints jsonb)
+WHERE r.endpoints = (
+    SELECT coalesce(jsonb_agg(jsonb_build_array(w.id, CAST(w.events AS jsonb)) ORDER BY w.id COLLATE "C"), '[]')
+    FROM webhook_endpoints AS w
+    WHERE w.tenant_id = r.tenant_id AND w.mode = r.mode AND w.status IN ('active', 'paused') AND w.deleted_at IS NULL
+)"""
 
-async def _subscribers(session: AsyncSession, tenant_id: str, mode: str) -> list[tuple[str, list[str]]]:
-    """``(endpoint id, event patterns)`` of the receiving endpoints, read once per transaction."""
+
+async def _subscribers(session: AsyncSession, tenant_id: str, mode: str) -> Subscribers:
+    """The receiving endpoints, read once per transaction."""
     memo = transaction_memo(session, "webhook_endpoints")
     if (tenant_id, mode) not in memo:
         rows = await session.execute(_SUBSCRIBERS, {"tenant_id": tenant_id, "mode": mode})
         memo[tenant_id, mode] = [(endpoint_id, patterns) for endpoint_id, patterns in rows.all()]
-    found: list[tuple[str, list[str]]] = memo[tenant_id, mode]
+    found: Subscribers = memo[tenant_id, mode]
     return found
+
+
+def subscribers_read(session: AsyncSession) -> dict[tuple[str, str], Subscribers]:
+    """The receiving endpoints the transaction has read so far, by tenant and mode."""
+    return dict(transaction_memo(session, "webhook_endpoints"))
+
+
+def lend_subscribers(session: AsyncSession, tenant_id: str, mode: str, subscribers: Subscribers) -> Check:
+    """Have the transaction take *subscribers* as the receiving endpoints of the tenant's mode, read by an
+    earlier one; the ``Check`` its write must make of them (PostgreSQL)."""
+    transaction_memo(session, "webhook_endpoints")[tenant_id, mode] = subscribers
+    return Check(_SUBSCRIBERS_UNCHANGED, [{"tenant_id": tenant_id, "mode": mode, "endpoints": sorted(subscribers)}])
 
 
 def delivery_view(delivery: WebhookDelivery, event: WebhookEvent, attempts: Sequence[WebhookAttempt]) -> dict[str, Any]:

@@ -63,6 +63,18 @@ def test_opened_event_is_signed_and_retried_with_the_same_id(sandbox: Operator) 
     assert all(attempt["latency_ms"] >= 0 for attempt in deliveries[0]["attempts"])
 
 
+def test_a_subscription_made_after_opens_receives_the_next(sandbox: Operator) -> None:
+    username = sandbox.player()
+    box = sandbox.lootbox()
+    for _ in range(8):  # each draws process has most likely read the tenant's endpoints, none, and kept them
+        assert sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username}).status_code == 201
+    with receiver() as hooks:
+        _subscribe(sandbox, hooks.url)
+        opened = sandbox.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username}).json()
+        (hit,) = hooks.wait_for(1)
+    assert json.loads(hit.body)["data"]["open_id"] == opened["open_id"]
+
+
 def test_player_created_and_wildcard_subscriptions(sandbox: Operator) -> None:
     with receiver() as hooks:
         _subscribe(sandbox, hooks.url, ["player.*"])
