@@ -379,7 +379,7 @@ async def write_rows(
     result = await session.execute(statement, parameters)
     found = [int(count) for count in result.one()] if selects else []
     if found[len(changing) :] != [len(check.rows) for check in checks]:
-        raise StaleRead(f"rows read by an earlier transaction changed: {len(checks)} checks found {found}")
+        raise StaleRead(f"rows kept from an earlier transaction changed: checks found {found[len(changing) :]}")
     for index, count in zip(changing, found[: len(changing)], strict=True):
         counts[index] = count
     return counts
@@ -440,11 +440,11 @@ def _insert_into(into: Table) -> Insert:
 
 @cache
 def _writes_from_json(
-    dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...]], ...], updates: tuple[str, ...]
+    dialect: Dialect, shapes: tuple[tuple[str, tuple[str, ...]], ...], counted: tuple[str, ...]
 ) -> TextClause:
     """``WITH i0 AS (INSERT ...), ..., u0 AS (UPDATE ...) SELECT count(*) of each update``: one
-    ``INSERT ... SELECT`` per (table, columns) from a JSON array, then the updates and checks, each from one
-    too."""
+    ``INSERT ... SELECT`` per (table, columns) from a JSON array, then the *counted* statements (updates and
+    checks), each from one too."""
     quote = dialect.identifier_preparer.quote
 
     def one(index: int, name: str, columns: tuple[str, ...]) -> str:
@@ -455,10 +455,10 @@ def _writes_from_json(
         )
 
     parts = [(f"i{index}", one(index, name, columns)) for index, (name, columns) in enumerate(shapes)]
-    parts += [(f"u{index}", sql.format(rows=f"CAST(:changes{index} AS json)")) for index, sql in enumerate(updates)]
-    if updates:
-        counted = ", ".join(f"(SELECT count(*) FROM u{index})" for index in range(len(updates)))
-        return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in parts)} SELECT {counted}")
+    parts += [(f"u{index}", sql.format(rows=f"CAST(:changes{index} AS json)")) for index, sql in enumerate(counted)]
+    if counted:
+        counts = ", ".join(f"(SELECT count(*) FROM u{index})" for index in range(len(counted)))
+        return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in parts)} SELECT {counts}")
     *first, (_, last) = parts
     return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in first)} {last}" if first else last)
 

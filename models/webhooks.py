@@ -278,7 +278,8 @@ _SUBSCRIBERS = select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).wher
     col(WebhookEndpoint.deleted_at).is_(None),
 )
 
-# ``Check`` that each row's endpoints (sorted by id, as ``C`` sorts them) are still a tenant's receiving ones.
+# ``Check`` that each row's endpoints (sorted by id, as ``C`` sorts them) are still the tenant's receiving ones,
+# those ``_SUBSCRIBERS`` would read.
 _SUBSCRIBERS_UNCHANGED = """SELECT 1 FROM json_to_recordset({rows}) AS r(tenant_id text, mode text, endpoints jsonb)
 WHERE r.endpoints = (
     SELECT coalesce(jsonb_agg(jsonb_build_array(w.id, CAST(w.events AS jsonb)) ORDER BY w.id COLLATE "C"), '[]')
