@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
 from models.base import new_id, table
-from models.db import Database, execute_many, insert_rows, write_rows
+from models.db import Check, Database, StaleRead, execute_many, insert_rows, write_rows
 from models.ledger import Account, LedgerTransaction, Posting, Prepared, account_id
 from models.webhooks import WebhookEvent
 
@@ -164,5 +164,27 @@ def test_inserts_and_updates_make_one_write_and_each_update_counts_the_rows_it_c
             balances = {id_: balance for id_, balance in await session.execute(select(Account.id, Account.balance))}
             assert [balances[id_] for id_ in ids] == [2**40, -7]
             assert (await session.execute(select(LedgerTransaction.reference))).scalar_one() == "w"
+
+    asyncio.run(scenario())
+
+
+def test_a_check_of_kept_rows_refuses_the_write_when_one_changed(db: Database) -> None:
+    """``write_rows``' checks (PostgreSQL): each counts the rows still as kept; one short raises ``StaleRead``
+    and the transaction writes nothing. Elsewhere nothing is kept, and a check is refused."""
+    rows = [(table(LedgerTransaction), [_transaction("w", datetime.now(UTC))])]
+    unchanged = "SELECT 1 FROM json_to_recordset({rows}) AS r(reference text) WHERE r.reference = 'kept'"
+    kept, moved = {"reference": "kept"}, {"reference": "moved"}
+    on_postgresql = db.write_engine.dialect.name == "postgresql"
+
+    async def scenario() -> None:
+        with pytest.raises(StaleRead if on_postgresql else ValueError):
+            async with db.transaction() as session:
+                await write_rows(session, rows, [], [Check(unchanged, [kept, moved])])
+        if on_postgresql:
+            async with db.transaction() as session:
+                assert await write_rows(session, rows, [], [Check(unchanged, [kept])]) == []
+        async with db.reader() as session:
+            written = list((await session.execute(select(LedgerTransaction.reference))).scalars())
+        assert written == (["w"] if on_postgresql else [])
 
     asyncio.run(scenario())
