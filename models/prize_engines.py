@@ -272,13 +272,14 @@ async def draw_prizes(
     paid = await _pay(
         session, spec, tenant_id, mode, [(engine, player, won, draw) for _, engine, player, won, draw in draws]
     )
-    if kept is not None and draws and (subscribers := kept.subscribers.get((tenant_id, mode))) is not None:
-        checks.append(lend_subscribers(session, tenant_id, mode, subscribers))
+    lent = kept.subscribers.get((tenant_id, mode)) if kept is not None and draws else None
+    if lent is not None:
+        checks.append(lend_subscribers(session, tenant_id, mode, lent))
     events, deliveries = await event_rows(
         session,
         [Announcement(tenant_id, mode, spec.event_type, spec.event(engine, draw)) for _, engine, _, _, draw in draws],
     )
-    if kept is not None:
+    if kept is not None and lent is None:
         kept.keep_subscribers(subscribers_read(session))
     rows = [
         *paid.rows,
@@ -333,7 +334,7 @@ class KeptReads:
         self.engines[key] = engine
 
     def keep_subscribers(self, read: dict[tuple[str, str], Subscribers]) -> None:
-        if len(self.subscribers) + len(read) > KEPT_AT_MOST:
+        if len(self.subscribers.keys() | read.keys()) > KEPT_AT_MOST:
             self.subscribers.clear()
         self.subscribers.update(read)
 

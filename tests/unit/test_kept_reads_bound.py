@@ -21,6 +21,8 @@ def test_engines_past_the_bound_are_forgotten_before_the_next_is_kept() -> None:
 def test_endpoints_past_the_bound_are_forgotten_before_the_next_are_kept() -> None:
     kept = KeptReads()
     kept.keep_subscribers({(f"t{n}", "live"): [] for n in range(KEPT_AT_MOST)})
+    kept.keep_subscribers({("t1", "live"): [("endpoint", ["lootbox.*"])]})  # read again: nothing more to keep
+    assert len(kept.subscribers) == KEPT_AT_MOST and kept.subscribers[("t1", "live")] == [("endpoint", ["lootbox.*"])]
     kept.keep_subscribers({("t0", "test"): [("endpoint", ["lootbox.*"])]})
     assert kept.subscribers == {("t0", "test"): [("endpoint", ["lootbox.*"])]}
     kept.forget()
