@@ -20,11 +20,20 @@ from sqlmodel import Field, SQLModel
 
 from models.assets import from_units
 from models.base import created_field, id_field, iso, new_id, table, utcnow
-from models.db import insert_ignore
+from models.db import RowUpdate, insert_ignore, write_rows
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict, InvalidInput
 from models.idempotency import Outcome, earlier_outcome
-from models.ledger import Owner, Transfer, account_ids, balances, locked_balances, transfer, transfer_many
+from models.ledger import (
+    Owner,
+    Transfer,
+    account_ids,
+    balances,
+    locked_balances,
+    prepare_transfers,
+    transfer,
+    transfer_many,
+)
 from models.players import Player
 from models.tenancy import Principal
 from models.webhooks import Announcement, emit_events
@@ -147,12 +156,24 @@ class Contributed:
     amount: int
 
 
-async def contribute_many(
-    session: AsyncSession, *, tenant_id: str, mode: str, contributions: Sequence[Contributed]
+_NOTE_CONTRIBUTOR = (
+    update(table(Jackpot))
+    .where(table(Jackpot).c.id == bindparam("jackpot"))
+    .values(last_contributor_id=bindparam("contributor"))
+)
+_NOTE_CONTRIBUTORS_FROM_JSON = (  # PostgreSQL, in ``write_rows``'s statement
+    "UPDATE jackpots SET last_contributor_id = r.contributor"
+    " FROM json_to_recordset({rows}) AS r(jackpot varchar, contributor varchar)"
+    " WHERE jackpots.id = r.jackpot RETURNING jackpots.id"
+)
+
+
+async def grow_pools(
+    session: AsyncSession, *, tenant_id: str, mode: str, counted: Sequence[tuple[str, Contributed]]
 ) -> list[str]:
-    """Grow each pool once per ``source_wager_id``, in order, in bulk; a pool that reaches ``must_drop_at``
-    drops to the contributor who took it there and is reseeded. Returns the webhook deliveries."""
-    counted = await _record_contributions(session, contributions)
+    """Grow each pool by its recorded contributions (``record_contributions``), in order, in bulk; a pool that
+    reaches ``must_drop_at`` drops to the contributor who took it there and is reseeded. Returns the webhook
+    deliveries."""
     if not counted:
         return []
     by_jackpot: dict[str, list[tuple[str, Contributed]]] = {}
@@ -176,19 +197,21 @@ async def contribute_many(
                 drops.append((jackpot, dropped))
                 transfers += moves
                 pool = dropped.pool_after
-    await transfer_many(session, tenant_id=tenant_id, mode=mode, transfers=transfers)
-    jackpot_rows = table(Jackpot)
-    await session.execute(
-        update(jackpot_rows)
-        .where(jackpot_rows.c.id == bindparam("jackpot"))
-        .values(last_contributor_id=bindparam("contributor")),
-        [{"jackpot": jackpot.id, "contributor": by_jackpot[jackpot.id][-1][1].player_id} for jackpot in jackpots],
+    prepared = await prepare_transfers(session, tenant_id=tenant_id, mode=mode, transfers=transfers)
+    contributors = [
+        {"jackpot": jackpot.id, "contributor": by_jackpot[jackpot.id][-1][1].player_id} for jackpot in jackpots
+    ]
+    # one statement: the jackpots' and pools' rows, which every contribution to them changes, are locked last
+    await write_rows(
+        session,
+        prepared.rows,
+        [RowUpdate(_NOTE_CONTRIBUTOR, _NOTE_CONTRIBUTORS_FROM_JSON, contributors), prepared.balances],
     )
     session.add_all(dropped for _, dropped in drops)
     return await emit_events(session, [_announcement(jackpot, dropped) for jackpot, dropped in drops])
 
 
-async def _record_contributions(
+async def record_contributions(
     session: AsyncSession, contributions: Sequence[Contributed]
 ) -> list[tuple[str, Contributed]]:
     """Insert each contribution once per wager; ``(contribution id, contribution)`` of the new ones, in order."""

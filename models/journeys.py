@@ -125,12 +125,11 @@ class Fired:
     source_event_id: str
 
 
-async def fire_many(
-    session: AsyncSession, *, tenant_id: str, mode: str, brand_id: str, events: Sequence[Fired]
+async def advance_many(
+    session: AsyncSession, *, tenant_id: str, mode: str, brand_id: str, fresh: Sequence[Fired]
 ) -> list[str]:
-    """Advance each player on every active journey waiting on each trigger, once per event and in order, in
-    bulk statements; returns the webhook deliveries."""
-    fresh = await _record_events(session, brand_id, mode, events)
+    """Advance each player on every active journey waiting on each recorded event's trigger
+    (``record_events``), in order, in bulk statements; returns the webhook deliveries."""
     journeys = await _active_journeys(session, brand_id, mode) if fresh else []
     if not journeys:
         return []
@@ -179,7 +178,7 @@ async def _save_progress(session: AsyncSession, moved: dict[tuple[str, str], dic
     )
 
 
-async def _record_events(session: AsyncSession, brand_id: str, mode: str, events: Sequence[Fired]) -> list[Fired]:
+async def record_events(session: AsyncSession, brand_id: str, mode: str, events: Sequence[Fired]) -> list[Fired]:
     """Insert each event once per ``source_event_id``; the new ones, in order."""
     first: dict[str, Fired] = {}
     for event in events:  # an event posted twice in one batch: the first counts, like a later replay

@@ -322,9 +322,17 @@ def _remember_settled_accounts(session: Session) -> None:
 
 async def transfer_many(session: AsyncSession, *, tenant_id: str, mode: str, transfers: Sequence[Transfer]) -> None:
     """Record each transfer as its own balanced transaction, in bulk and in order; zero amounts move nothing."""
+    prepared = await prepare_transfers(session, tenant_id=tenant_id, mode=mode, transfers=transfers)
+    await write_rows(session, prepared.rows, [prepared.balances])
+
+
+async def prepare_transfers(
+    session: AsyncSession, *, tenant_id: str, mode: str, transfers: Sequence[Transfer]
+) -> Prepared:
+    """``prepare_transactions`` for transfers, each its own balanced transaction; zero amounts move nothing."""
     moving = [transfer for transfer in transfers if transfer.amount]
     if not moving:
-        return
+        return Prepared([], (), [])
     ids = await account_ids(
         session,
         tenant_id=tenant_id,
@@ -339,7 +347,7 @@ async def transfer_many(session: AsyncSession, *, tenant_id: str, mode: str, tra
         )
         for t in moving
     ]
-    await post_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
+    return await prepare_transactions(session, tenant_id=tenant_id, mode=mode, movements=movements)
 
 
 async def balances(session: AsyncSession, *, owner_type: str, owner_id: str) -> dict[str, int]:

@@ -73,17 +73,17 @@ async def apply_events(
         except DomainError as refused:  # checked before any write: the rest of the batch goes on
             applied.refused += 1
             log.warning("event %s %s refused: %s", event["type"], event["source_id"], refused.detail)
-    if scores:
-        for tournament_id, username, total, seq in await tournaments.add_scores(session, scores):
-            applied.standings.setdefault(tournament_id, []).append((username, total, seq))
-    if contributions:
-        applied.deliveries += await jackpots.contribute_many(
-            session, tenant_id=tenant_id, mode=mode, contributions=contributions
-        )
-    if fired:
-        applied.deliveries += await journeys.fire_many(
-            session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, events=fired
-        )
+    totals = await tournaments.record_scores(session, scores) if scores else {}
+    counted = await jackpots.record_contributions(session, contributions) if contributions else []
+    fresh = await journeys.record_events(session, brand_id, mode, fired) if fired else []
+    # Rows that concurrent batches change too (standings, journey progress, pools) are written last: their
+    # locks are held until commit, and a concurrent batch waits for them only from here on.
+    for tournament_id, username, total, seq in await tournaments.add_to_standings(session, totals):
+        applied.standings.setdefault(tournament_id, []).append((username, total, seq))
+    applied.deliveries += await journeys.advance_many(
+        session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, fresh=fresh
+    )
+    applied.deliveries += await jackpots.grow_pools(session, tenant_id=tenant_id, mode=mode, counted=counted)
     return applied
 
 

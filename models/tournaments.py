@@ -140,9 +140,11 @@ class Scored:
     points: int
 
 
-async def add_scores(session: AsyncSession, scores: Sequence[Scored]) -> list[tuple[str, str, int, int]]:
-    """Count each score once per wager, in bulk; ``(tournament_id, username, total, reached_seq)`` of each
-    player whose total moved."""
+Totals = dict[tuple[str, str], dict[str, Any]]  # (tournament, player) -> what a batch adds to the standing
+
+
+async def record_scores(session: AsyncSession, scores: Sequence[Scored]) -> Totals:
+    """Insert each score once per wager, in bulk; what the new ones add to each player's standing."""
     first: dict[tuple[str, str], Scored] = {}
     for score in scores:  # a wager posted twice in one batch: the first counts, like a later replay
         first.setdefault((score.tournament_id, score.source_wager_id), score)
@@ -163,7 +165,7 @@ async def add_scores(session: AsyncSession, scores: Sequence[Scored]) -> list[tu
         ],
     )
     seqs = {(tournament_id, wager): seq for seq, tournament_id, wager in inserted.all()}
-    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    totals: Totals = {}
     for key, score in first.items():
         if key in seqs:  # new: not counted before
             total = totals.setdefault(
@@ -172,6 +174,11 @@ async def add_scores(session: AsyncSession, scores: Sequence[Scored]) -> list[tu
             )
             total["points"] = total.get("points", 0) + score.points
             total["reached_seq"] = max(total.get("reached_seq", 0), seqs[key])
+    return totals
+
+
+async def add_to_standings(session: AsyncSession, totals: Totals) -> list[tuple[str, str, int, int]]:
+    """Add recorded scores to their standings; ``(tournament_id, username, total, reached_seq)`` of each."""
     if not totals:
         return []
     standings = table(TournamentStanding)

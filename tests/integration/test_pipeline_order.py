@@ -1,0 +1,102 @@
+"""A batch of pipeline events writes the rows that concurrent batches change too (standings, journey
+progress, a jackpot and its pool's balance) only after every row of its own (scores, contributions, journey
+events): their locks are held until commit, so another worker's batch waits on them for the shortest time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from models.base import new_id, utcnow
+from models.db import Database
+from models.jackpots import create_jackpot
+from models.journeys import create_journey
+from models.pipeline import CONTRIBUTE, JOURNEY, SCORE, apply_events
+from models.players import create_player
+from models.tenancy import Principal
+from models.tournaments import create_tournament
+
+PRINCIPAL = Principal("key", "tenant", "tenant", "live", "brand", "brand", "live", ())
+OWN_ROWS = ("insert into tournament_scores", "insert into jackpot_contributions", "insert into journey_events")
+SHARED_ROWS = ("tournament_standings", "journey_progress", "update accounts", "update jackpots")
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[str]]:
+    """The text of each statement sent to the database, in order, lower-cased."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.lower().split()))
+
+    event.listen(db.write_engine.sync_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(db.write_engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _engines(db: Database) -> tuple[str, str]:
+    now = utcnow()
+    async with db.transaction() as session:
+        tournament = await create_tournament(
+            session,
+            PRINCIPAL,
+            config={
+                "name": "cup",
+                "starts_at": now - timedelta(hours=1),
+                "ends_at": now + timedelta(hours=1),
+                "prizes": [{"rank_from": 1, "rank_to": 1, "prize_winz": 10}],
+            },
+        )
+        jackpot = await create_jackpot(
+            session, PRINCIPAL, name="pot", currency="EUR", seed_amount=1000, must_drop_at=None
+        )
+        await create_journey(
+            session, PRINCIPAL, config={"name": "login", "steps": [{"trigger": "login", "count": 1}], "reward_winz": 5}
+        )
+        for username in ("ada", "bob"):
+            await create_player(session, PRINCIPAL, username=username, email=None, external_ref=None, country_code=None)
+        return tournament.id, jackpot.id
+
+
+def _batch(tournament: str, jackpot: str) -> list[dict[str, Any]]:
+    received = utcnow()
+    events: list[dict[str, Any]] = []
+    for username in ("ada", "bob"):
+        events += [
+            {"type": SCORE, "engine_id": tournament, "user_id": username, "source_id": new_id(), "points": 3},
+            {
+                "type": CONTRIBUTE,
+                "engine_id": jackpot,
+                "user_id": username,
+                "source_id": new_id(),
+                "amount": "0.25",
+                "currency": "EUR",
+            },
+            {"type": JOURNEY, "user_id": username, "source_id": new_id(), "trigger": "login"},
+        ]
+    return [{**item, "received_at": received} for item in events]
+
+
+def test_rows_other_batches_change_are_written_after_the_batchs_own(db: Database, statements: list[str]) -> None:
+    async def scenario() -> None:
+        tournament, jackpot = await _engines(db)
+        statements.clear()
+        applied = await db.run(
+            lambda session: apply_events(
+                session, tenant_id="tenant", mode="live", brand_id="brand", events=_batch(tournament, jackpot)
+            )
+        )
+        assert sorted((name, points) for name, points, _ in applied.standings[tournament]) == [("ada", 3), ("bob", 3)]
+
+    asyncio.run(scenario())
+    own = [index for index, sql in enumerate(statements) if sql.startswith(OWN_ROWS)]
+    shared = [index for index, sql in enumerate(statements) if any(table in sql for table in SHARED_ROWS)]
+    assert len(own) == 3 and shared, statements
+    assert max(own) < min(shared), statements
+    if db.write_engine.dialect.name == "postgresql":  # the pool's balance and its jackpot: one statement
+        assert any("update jackpots" in sql and "update accounts" in sql for sql in statements), statements
