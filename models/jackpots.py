@@ -26,6 +26,7 @@ from models.errors import Conflict, InvalidInput
 from models.idempotency import Outcome, earlier_outcome
 from models.ledger import (
     Owner,
+    Prepared,
     Transfer,
     account_ids,
     balances,
@@ -168,14 +169,21 @@ _NOTE_CONTRIBUTORS_FROM_JSON = (  # PostgreSQL, in ``write_rows``'s statement
 )
 
 
-async def grow_pools(
+@dataclass(frozen=True)
+class Growth:
+    """How recorded contributions grow their pools, ready to write (``plan_growth``, then ``grow_pools``)."""
+
+    prepared: Prepared  # the contributions' and drops' ledger transactions
+    contributors: list[dict[str, str]]  # each jackpot's last contributor
+    drops: list[tuple[Jackpot, JackpotDrop]]
+
+
+async def plan_growth(
     session: AsyncSession, *, tenant_id: str, mode: str, counted: Sequence[tuple[str, Contributed]]
-) -> list[str]:
-    """Grow each pool by its recorded contributions (``record_contributions``), in order, in bulk; a pool that
-    reaches ``must_drop_at`` drops to the contributor who took it there and is reseeded. Returns the webhook
-    deliveries."""
-    if not counted:
-        return []
+) -> Growth:
+    """How recorded contributions (``record_contributions``) grow each pool, in order; a pool that reaches
+    ``must_drop_at`` drops to the contributor who took it there and is reseeded (such pools' balances are read
+    and locked here). Nothing else is written: ``grow_pools`` writes it."""
     by_jackpot: dict[str, list[tuple[str, Contributed]]] = {}
     for contribution_id, wager in counted:
         by_jackpot.setdefault(wager.jackpot.id, []).append((contribution_id, wager))
@@ -197,18 +205,23 @@ async def grow_pools(
                 drops.append((jackpot, dropped))
                 transfers += moves
                 pool = dropped.pool_after
-    prepared = await prepare_transfers(session, tenant_id=tenant_id, mode=mode, transfers=transfers)
-    contributors = [
-        {"jackpot": jackpot.id, "contributor": by_jackpot[jackpot.id][-1][1].player_id} for jackpot in jackpots
-    ]
-    # one statement: the jackpots' and pools' rows, which every contribution to them changes, are locked last
-    await write_rows(
-        session,
-        prepared.rows,
-        [RowUpdate(_NOTE_CONTRIBUTOR, _NOTE_CONTRIBUTORS_FROM_JSON, contributors), prepared.balances],
+    return Growth(
+        await prepare_transfers(session, tenant_id=tenant_id, mode=mode, transfers=transfers),
+        [{"jackpot": jackpot.id, "contributor": by_jackpot[jackpot.id][-1][1].player_id} for jackpot in jackpots],
+        drops,
     )
-    session.add_all(dropped for _, dropped in drops)
-    return await emit_events(session, [_announcement(jackpot, dropped) for jackpot, dropped in drops])
+
+
+async def grow_pools(session: AsyncSession, growth: Growth) -> list[str]:
+    """Write a ``plan_growth``: its ledger rows, the pools' balances and the jackpots' last contributors in one
+    ``write_rows`` (one statement on PostgreSQL: the rows every contribution to a jackpot changes are locked
+    last), then its drops; returns the drops' webhook deliveries."""
+    if not growth.contributors:
+        return []
+    contributors = RowUpdate(_NOTE_CONTRIBUTOR, _NOTE_CONTRIBUTORS_FROM_JSON, growth.contributors)
+    await write_rows(session, growth.prepared.rows, [contributors, growth.prepared.balances])
+    session.add_all(dropped for _, dropped in growth.drops)
+    return await emit_events(session, [_announcement(jackpot, dropped) for jackpot, dropped in growth.drops])
 
 
 async def record_contributions(

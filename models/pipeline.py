@@ -76,14 +76,15 @@ async def apply_events(
     totals = await tournaments.record_scores(session, scores) if scores else {}
     counted = await jackpots.record_contributions(session, contributions) if contributions else []
     fresh = await journeys.record_events(session, brand_id, mode, fired) if fired else []
-    # Rows that concurrent batches change too (standings, journey progress, pools) are written last: their
-    # locks are held until commit, and a concurrent batch waits for them only from here on.
+    growth = await jackpots.plan_growth(session, tenant_id=tenant_id, mode=mode, counted=counted)
+    # Rows that concurrent batches change too (standings, journey progress, pools) are written last, with as
+    # little as possible between them and the commit: their locks are held until then.
     for tournament_id, username, total, seq in await tournaments.add_to_standings(session, totals):
         applied.standings.setdefault(tournament_id, []).append((username, total, seq))
     applied.deliveries += await journeys.advance_many(
         session, tenant_id=tenant_id, mode=mode, brand_id=brand_id, fresh=fresh
     )
-    applied.deliveries += await jackpots.grow_pools(session, tenant_id=tenant_id, mode=mode, counted=counted)
+    applied.deliveries += await jackpots.grow_pools(session, growth)
     return applied
 
 
