@@ -124,7 +124,7 @@ class _BellConsumer(_RedisConsumer):
         cached, free = len(self.message_cache), self._free()
         message: MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
         if message is None:
-            if self._free() > 0:  # it found the queue empty
+            if free > 0:  # it looked with slots free and found the queue empty (a slot freed since is not that)
                 self._wait_for_bell()
             else:  # every slot is taken until messages are acknowledged
                 self.freed.clear()
