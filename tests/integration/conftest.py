@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from config.settings import load_settings
 from models.db import Database
@@ -28,6 +30,19 @@ def db(url: str) -> Iterator[Database]:
     database = Database(load_settings({"DATABASE_URL": url}))
     yield database
     asyncio.run(database.dispose())
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[str]]:
+    """The text of each statement *db*'s write engine sends, in order."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(db.write_engine.sync_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(db.write_engine.sync_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ reads, so that a paused lootbox refuses and a new subscription receives as if no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlmodel import select
 
 from models.base import new_id, utcnow
@@ -31,19 +30,6 @@ def pg(db: Database) -> Database:
     if db.write_engine.dialect.name != "postgresql":
         pytest.skip("rows are kept across transactions on PostgreSQL only")
     return db
-
-
-@pytest.fixture
-def statements(pg: Database) -> Iterator[list[str]]:
-    """The text of each statement sent to the database, in order."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    event.listen(pg.write_engine.sync_engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(pg.write_engine.sync_engine, "before_cursor_execute", record)
 
 
 def _run(scenario: Callable[[], Awaitable[None]]) -> None:

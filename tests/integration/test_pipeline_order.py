@@ -5,12 +5,8 @@ events): their locks are held until commit, so another worker's batch waits on t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-
-import pytest
-from sqlalchemy import event
 
 from models.base import new_id, utcnow
 from models.db import Database
@@ -24,19 +20,6 @@ from models.tournaments import create_tournament
 PRINCIPAL = Principal("key", "tenant", "tenant", "live", "brand", "brand", "live", ())
 OWN_ROWS = ("insert into tournament_scores", "insert into jackpot_contributions", "insert into journey_events")
 SHARED_ROWS = ("tournament_standings", "journey_progress", "update accounts", "update jackpots")
-
-
-@pytest.fixture
-def statements(db: Database) -> Iterator[list[str]]:
-    """The text of each statement sent to the database, in order, lower-cased."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(" ".join(statement.lower().split()))
-
-    event.listen(db.write_engine.sync_engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(db.write_engine.sync_engine, "before_cursor_execute", record)
 
 
 async def _engines(db: Database) -> tuple[str, str]:
@@ -94,9 +77,10 @@ def test_rows_other_batches_change_are_written_after_the_batchs_own(db: Database
         assert sorted((name, points) for name, points, _ in applied.standings[tournament]) == [("ada", 3), ("bob", 3)]
 
     asyncio.run(scenario())
-    own = [index for index, sql in enumerate(statements) if sql.startswith(OWN_ROWS)]
-    shared = [index for index, sql in enumerate(statements) if any(table in sql for table in SHARED_ROWS)]
-    assert len(own) == 3 and shared, statements
-    assert max(own) < min(shared), statements
+    sent = [" ".join(sql.lower().split()) for sql in statements]  # lower-cased, one space apart
+    own = [index for index, sql in enumerate(sent) if sql.startswith(OWN_ROWS)]
+    shared = [index for index, sql in enumerate(sent) if any(table in sql for table in SHARED_ROWS)]
+    assert len(own) == 3 and shared, sent
+    assert max(own) < min(shared), sent
     if db.write_engine.dialect.name == "postgresql":  # the pool's balance and its jackpot: one statement
-        assert any("update jackpots" in sql and "update accounts" in sql for sql in statements), statements
+        assert any("update jackpots" in sql and "update accounts" in sql for sql in sent), sent
