@@ -39,8 +39,15 @@ def medians(session: Mapping[str, Any]) -> dict[str, float]:
             collected.setdefault(name, []).append(value)
     for processes, rates in session.get("scaleout", {}).items():
         collected[f"scaleout.{processes}.rate"] = list(rates)
+    collected["scaleout.ratio"] = scale_out_ratios(session)
     middles = {name: median(values) for name, values in collected.items()}
     return {name: middle for name, middle in middles.items() if middle is not None}
+
+
+def scale_out_ratios(session: Mapping[str, Any]) -> list[float]:
+    """Each scale-out run's two-process rate over its one-process rate, measured back to back."""
+    rates = session.get("scaleout", {})
+    return [two / one for one, two in zip(rates.get("1", []), rates.get("2", []), strict=False) if one]
 
 
 def verdicts(session: Mapping[str, Any], found: Mapping[str, float], quick: bool) -> list[targets.Row]:
@@ -75,6 +82,9 @@ def observations(session: Mapping[str, Any]) -> list[str]:
     )
     if pending:
         seen.append(f"{pending} lootbox open(s) answered other than 201 (202 = the draw outlasted DRAW_WAIT_TIMEOUT)")
+    if ratios := scale_out_ratios(session):
+        shown = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+        seen.append(f"scale-out run by run: {shown} (one process, then two, the order alternating from run to run)")
     return seen
 
 

@@ -3,7 +3,8 @@
 Floor A, the stacks and the floors' workers share one private Redis and this machine; each run
 measures every chosen scenario and its floor back to back, so a noisy neighbour hits both sides of
 a ratio alike. Batch ingestion comes after the runs; scale-out and memory get stacks of their own,
-on the same database, so that the work one phase leaves behind does not weigh on another.
+on the same database, so that the work one phase leaves behind does not weigh on another. Scale-out
+runs are pairs too: one drain with one of two events processes set aside and one with both.
 """
 
 from __future__ import annotations
@@ -172,10 +173,10 @@ class Session:
 
     def _scale_out_reserve(self, runs: int | None = None) -> float:
         runs = len(self.runs) if runs is None else runs
-        return 2 * (STACK_START_S + runs * self._drain_estimate()) if self.scales_out else 0.0
+        return STACK_START_S + 2 * runs * self._drain_estimate() if self.scales_out else 0.0
 
     def _reserve(self, runs: int) -> float:
-        """Seconds to keep for what follows *runs* runs: their batches, scale-out's two stacks, memory."""
+        """Seconds to keep for what follows *runs* runs: their batches, scale-out's drains, memory."""
         batch = runs * 2 * (max(BATCH_MIN_S, self.options.duration_s) + 1) if self.wants("batch") else 0.0
         return batch + self._scale_out_reserve(runs) + self._memory_reserve()
 
@@ -235,21 +236,24 @@ class Session:
         say(f"  {name}: {', '.join(shown)}")
 
     def _scale_out(self, operator: Operator) -> None:
-        """Processing rate with one and with two events-worker processes, each on a stack of its own."""
-        found: dict[str, list[float]] = {}
-        for processes in (1, 2):
-            topology = Topology(**{**vars(self.options.topology), "event_processes": processes})
-            target = self._start(topology, f"scaleout-{processes}", operator)
-            try:
-                for _ in range(max(1, len(self.runs))):
-                    if found.get(str(processes)) and self.left() < self._memory_reserve() + self._drain_estimate():
-                        self.notes.append(f"scale-out with {processes} process(es) cut short by the time budget")
-                        break
-                    rate = processing.drain(target, self.options.processing_events, DRAIN_TIMEOUT_S)["rate"]
-                    found.setdefault(str(processes), []).append(rate)
+        """Processing rate with one and with two events-worker processes, on a stack of its own with two: each
+        run drains the queue with one of them set aside and with both, back to back, the order alternating from
+        run to run, so that the machine's drift and the database's growth weigh on both alike."""
+        found: dict[str, list[float]] = {"1": [], "2": []}
+        topology = Topology(**{**vars(self.options.topology), "event_processes": 2})
+        target = self._start(topology, "scaleout", operator)
+        try:
+            for number in range(max(1, len(self.runs))):
+                if number and self.left() < self._memory_reserve() + 2 * self._drain_estimate():
+                    self.notes.append(f"scale-out measured in only {number} run(s) within the time budget")
+                    break
+                for processes in (1, 2) if number % 2 == 0 else (2, 1):
+                    with target.stack.set_aside("events", 2 - processes):
+                        rate = processing.drain(target, self.options.processing_events, DRAIN_TIMEOUT_S)["rate"]
+                    found[str(processes)].append(rate)
                     say(f"  scale-out, {processes} event process(es): {rate:,.1f} events/s")
-            finally:
-                target.stack.stop()
+        finally:
+            target.stack.stop()
         self.extra["scaleout"] = found
 
     def _memory(self, operator: Operator) -> None:

@@ -68,6 +68,7 @@ class Stack:
         self.admin_token = secrets.token_urlsafe(32)  # never printed: it lives in this object and the child's env
         self.redis = Redis.from_url(redis_url)
         self.unsettled = 0  # purges after which the workers were still busy when the wait ran out
+        self.aside: set[int] = set()  # workers kept stopped (``set_aside``)
         home.mkdir(parents=True, exist_ok=True)
         env = child_env(
             {
@@ -116,7 +117,8 @@ class Stack:
 
     @contextmanager
     def paused(self, queue: str) -> Iterator[None]:
-        """The workers of *queue* stopped (SIGSTOP) for the block: messages queued meanwhile wait for them."""
+        """The workers of *queue* stopped (SIGSTOP) for the block: messages queued meanwhile wait for them.
+        Those set aside (``set_aside``) stay stopped after it."""
         workers = [proc.pid for proc in self.processes(queue)]
         for pid in workers:
             os.kill(pid, signal.SIGSTOP)
@@ -124,6 +126,25 @@ class Stack:
             yield
         finally:
             for pid in workers:
+                if pid not in self.aside:
+                    os.kill(pid, signal.SIGCONT)
+
+    @contextmanager
+    def set_aside(self, queue: str, count: int) -> Iterator[None]:
+        """*count* of the workers of *queue* stopped (SIGSTOP) for the block: the others serve the queue
+        alone, as a stack started with that many fewer would."""
+        workers = sorted(proc.pid for proc in self.processes(queue))
+        if not 0 <= count <= len(workers):
+            raise ValueError(f"cannot set aside {count} of the {len(workers)} {queue} workers")
+        aside = workers[len(workers) - count :]
+        for pid in aside:
+            os.kill(pid, signal.SIGSTOP)
+        self.aside.update(aside)
+        try:
+            yield
+        finally:
+            self.aside.difference_update(aside)
+            for pid in aside:
                 os.kill(pid, signal.SIGCONT)
 
     def purge(self, queue: str = "events", settle_s: float = SETTLE_S) -> int:

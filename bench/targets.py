@@ -223,13 +223,12 @@ def memory(result: Mapping[str, Any] | None, quick_note: str) -> list[Row]:
 
 
 def scale_out(m: Mapping[str, float], database: str) -> Row:
-    one, two = m.get("scaleout.1.rate"), m.get("scaleout.2.rate")
+    one, two, ratio = m.get("scaleout.1.rate"), m.get("scaleout.2.rate"), m.get("scaleout.ratio")
     requirement = f"≥ {SCALE_OUT_RATIO} x one process"
     scenario = "scale-out, 2 event processes"
-    if database != "postgresql" or one is None or two is None or not one:
+    if database != "postgresql" or one is None or two is None or ratio is None:
         note = "PostgreSQL only: pass --database-url postgresql://…"
         return Row("6", scenario, "—", "—", None, requirement, None, None, note)
-    ratio = two / one
     return Row(
         "6",
         scenario,
