@@ -118,16 +118,15 @@ class Stack:
     @contextmanager
     def paused(self, queue: str) -> Iterator[None]:
         """The workers of *queue* stopped (SIGSTOP) for the block: messages queued meanwhile wait for them.
-        Those set aside (``set_aside``) stay stopped after it."""
-        workers = [proc.pid for proc in self.processes(queue)]
+        Those set aside (``set_aside``) are stopped already, and stay so."""
+        workers = [proc.pid for proc in self.processes(queue) if proc.pid not in self.aside]
         for pid in workers:
             os.kill(pid, signal.SIGSTOP)
         try:
             yield
         finally:
             for pid in workers:
-                if pid not in self.aside:
-                    os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
 
     @contextmanager
     def set_aside(self, queue: str, count: int) -> Iterator[None]:
