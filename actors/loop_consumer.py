@@ -6,6 +6,9 @@ each hop and each blocking Redis call takes the GIL from the event loop. ``LoopC
 acknowledges the messages of its queue on the event loop itself, with Dramatiq's own dispatch script: the
 queue, the acknowledgements, the heartbeats and the recovery of a dead worker's messages stay Dramatiq's,
 and a failed message is retried by the broker's ``Retries`` middleware as a worker thread would have it.
+The messages carried out in one turn of the loop (a group commit's) are acknowledged in one script call
+that does what the dispatch script's ``ack`` does for each: a message per call cost the worker and Redis a
+script call each.
 Dramatiq's consumer thread only starts it and watches it (a failure restarts it, as any consumer's does).
 """
 
@@ -32,6 +35,20 @@ from models.redis_client import Lua
 
 log = logging.getLogger("wowsino.consumer")
 DISPATCH = Lua(_scripts["dispatch"].decode())  # Dramatiq's: fetch, ack, nack and requeue, with heartbeats
+# Dramatiq's "ack" of its dispatch script for many messages in one call: the worker's heartbeat, then each message
+# out of the worker's set of unacknowledged ones and, if it was there, out of its queue's messages.
+# KEYS: the heartbeats, the worker's unacknowledged messages of the queue, the queue's messages.
+# ARGV: the time in milliseconds, the worker's id, the messages' ids.
+ACKNOWLEDGE = Lua(
+    """
+redis.call("zadd", KEYS[1], ARGV[1], ARGV[2])
+for i = 3, #ARGV do
+    if redis.call("srem", KEYS[2], ARGV[i]) > 0 then
+        redis.call("hdel", KEYS[3], ARGV[i])
+    end
+end
+"""
+)
 SHUTDOWN_GRACE_S = 30.0  # how long a stopping worker lets its running messages finish
 
 
@@ -60,6 +77,8 @@ class LoopConsumer(Consumer):
         self.client = client
         self.retries = next((m for m in broker.middleware if isinstance(m, Retries)), None)
         self.running: dict[asyncio.Task[None], str] = {}  # each message's task, with its id in the queue
+        self.carried_out: list[str] = []  # the ids of messages carried out, to acknowledge together
+        self.acknowledging: set[asyncio.Task[None]] = set()
         self.consuming: concurrent.futures.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
@@ -121,7 +140,9 @@ class LoopConsumer(Consumer):
                     await redis_client.brpop([self.bell], timeout=self.idle_poll_s)  # type: ignore[arg-type]
         finally:
             if self.running:
-                await asyncio.wait(self.running)  # their acknowledgements use the client
+                await asyncio.wait(self.running)
+            if self.acknowledging:  # the acknowledgements use the client
+                await asyncio.wait(self.acknowledging)
             await redis_client.aclose()
 
     def _start(self, redis_client: Redis, message: Message[Any]) -> None:
@@ -132,7 +153,6 @@ class LoopConsumer(Consumer):
     async def _run(self, redis_client: Redis, message: Message[Any]) -> None:
         """Run the actor on *message*; acknowledge it, or dead-letter it once ``Retries`` gives up on it (whose
         delayed copy, queued on failure, runs it again)."""
-        proxy = MessageProxy(message)
         try:
             actor = self.broker.get_actor(message.actor_name)
             run = inspect.unwrap(actor.fn)  # the coroutine function Dramatiq wrapped for its worker threads
@@ -142,13 +162,36 @@ class LoopConsumer(Consumer):
                 await asyncio.to_thread(actor.fn, *message.args, **message.kwargs)
         except Exception as error:
             log.error("Failed to process message %s with unhandled exception.", message, exc_info=True)
+            proxy = MessageProxy(message)
             try:  # the retry's blocking enqueue runs off the event loop
                 await asyncio.to_thread(self._retry, proxy, error)
             except Exception:  # its delayed copy was not queued: this one goes back in the queue at once
                 log.warning("could not queue the retry of message %s", message.message_id, exc_info=True)
                 await self._settle(redis_client, "requeue", message)
                 return
-        await self._settle(redis_client, "nack" if proxy.failed else "ack", message)
+            if proxy.failed:
+                await self._settle(redis_client, "nack", message)
+                return
+        self._acknowledge(redis_client, message.options["redis_message_id"])
+
+    def _acknowledge(self, redis_client: Redis, message_id: str) -> None:
+        """Acknowledge a message carried out together with the others carried out in the same turn of the
+        event loop (a group commit's), in one script call, which the message's task does not wait for."""
+        self.carried_out.append(message_id)
+        if len(self.carried_out) == 1:  # runs after the callbacks already due: their messages join this call
+            task = asyncio.get_running_loop().create_task(self._acknowledge_carried_out(redis_client))
+            self.acknowledging.add(task)
+            task.add_done_callback(self.acknowledging.discard)
+
+    async def _acknowledge_carried_out(self, redis_client: Redis) -> None:
+        ids, self.carried_out = self.carried_out, []
+        broker: Any = self.broker
+        namespace, worker = broker.namespace, broker.broker_id
+        keys = [f"{namespace}:__heartbeats__", f"{namespace}:__acks__.{worker}.{self.queue_name}"]
+        try:
+            await ACKNOWLEDGE(redis_client, [*keys, f"{namespace}:{self.queue_name}.msgs"], [_now_ms(), worker, *ids])
+        except redis.RedisError:  # they come back once this worker's heartbeat is old
+            log.warning("could not acknowledge %d messages", len(ids), exc_info=True)
 
     async def _settle(self, redis_client: Redis, command: str, message: Message[Any]) -> None:
         try:
@@ -186,7 +229,7 @@ class LoopConsumer(Consumer):
             [broker.namespace],
             [
                 command,
-                int(time.time() * 1000),
+                _now_ms(),
                 self.queue_name,
                 broker.broker_id,
                 broker.heartbeat_timeout,
@@ -196,3 +239,7 @@ class LoopConsumer(Consumer):
                 *args,
             ],
         )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

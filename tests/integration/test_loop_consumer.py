@@ -113,7 +113,7 @@ def test_messages_run_on_the_event_loop_woken_by_the_bell_and_are_acknowledged(
     assert all(worker.on_loop) and len(worker.on_loop) == 50
     assert worker.most_active == 2  # its prefetch, twice its one thread: no thread waits on a draw
     wait_until(lambda: worker.unacknowledged() == 0, timeout=5, what="the acknowledgements")
-    assert worker.queued() == []
+    assert worker.queued() == [] and worker.redis.hlen(worker.keys(f"{QUEUE_DRAWS}.msgs")) == 0
 
 
 def test_a_failed_message_is_retried_then_dead_lettered(worker: _Worker) -> None:
