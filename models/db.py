@@ -385,6 +385,27 @@ async def write_rows(
     return counts
 
 
+async def insert_new(
+    session: AsyncSession, into: Table, rows: Sequence[dict[str, Any]], returning: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Insert the rows (dicts of the same columns) that take no unique key another row holds (``ON CONFLICT DO
+    NOTHING``), in the caller's transaction and in their order; the *returning* columns of each row inserted.
+
+    On PostgreSQL the rows are one JSON parameter of one statement, whose text is the same however many rows it
+    inserts: SQLAlchemy's bulk insert renders and binds a parameter per value, and its statement for each new
+    number of rows is one more that asyncpg prepares. Elsewhere, SQLAlchemy's bulk insert. Values go in as
+    JSON carries them: timestamps must be timezone-aware (``utcnow()``).
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        bulk = insert_ignore(session, into).returning(*(into.c[name] for name in returning))
+        return [tuple(row) for row in await session.execute(bulk, rows)]
+    from_json = _insert_new_from_json(dialect, into.name, tuple(rows[0]), tuple(returning))
+    return [tuple(row) for row in await session.execute(from_json, {"rows": json.dumps(rows, default=_json_value)})]
+
+
 async def execute_many(session: AsyncSession, statement: UpdateBase, rows: Sequence[dict[str, Any]]) -> int:
     """``session.execute(statement, rows)``: an insert or update once per row (dicts of the same keys), in the
     caller's transaction; how many rows it changed, where the driver counts them (asyncpg does not).
@@ -445,22 +466,40 @@ def _writes_from_json(
     """``WITH i0 AS (INSERT ...), ..., u0 AS (UPDATE ...) SELECT count(*) of each update``: one
     ``INSERT ... SELECT`` per (table, columns) from a JSON array, then the *counted* statements (updates and
     checks), each from one too."""
-    quote = dialect.identifier_preparer.quote
-
-    def one(index: int, name: str, columns: tuple[str, ...]) -> str:
-        listed = ", ".join(quote(column) for column in columns)
-        return (
-            f"INSERT INTO {quote(name)} ({listed}) SELECT {listed}"
-            f" FROM json_populate_recordset(NULL::{quote(name)}, CAST(:rows{index} AS json))"
-        )
-
-    parts = [(f"i{index}", one(index, name, columns)) for index, (name, columns) in enumerate(shapes)]
+    parts = [
+        (f"i{index}", _insert_select(dialect, name, columns, f"rows{index}"))
+        for index, (name, columns) in enumerate(shapes)
+    ]
     parts += [(f"u{index}", sql.format(rows=f"CAST(:changes{index} AS json)")) for index, sql in enumerate(counted)]
     if counted:
         counts = ", ".join(f"(SELECT count(*) FROM u{index})" for index in range(len(counted)))
         return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in parts)} SELECT {counts}")
     *first, (_, last) = parts
     return text(f"WITH {', '.join(f'{name} AS ({sql})' for name, sql in first)} {last}" if first else last)
+
+
+@cache
+def _insert_new_from_json(
+    dialect: Dialect, name: str, columns: tuple[str, ...], returning: tuple[str, ...]
+) -> TextClause:
+    """``INSERT ... SELECT`` from the JSON array ``:rows``, in its order, skipping rows whose unique keys are
+    taken, returning *returning* of each row inserted."""
+    quote = dialect.identifier_preparer.quote
+    insert_select = _insert_select(dialect, name, columns, "rows", ordered=True)
+    return text(f"{insert_select} ON CONFLICT DO NOTHING RETURNING {', '.join(quote(column) for column in returning)}")
+
+
+def _insert_select(
+    dialect: Dialect, name: str, columns: tuple[str, ...], parameter: str, *, ordered: bool = False
+) -> str:
+    """``INSERT INTO name (columns) SELECT columns`` of the rows of the JSON array *parameter*, in their order
+    if *ordered*."""
+    quote = dialect.identifier_preparer.quote
+    listed = ", ".join(quote(column) for column in columns)
+    source = f"json_populate_recordset(NULL::{quote(name)}, CAST(:{parameter} AS json))"
+    if ordered:
+        source += " WITH ORDINALITY AS given ORDER BY given.ordinality"
+    return f"INSERT INTO {quote(name)} ({listed}) SELECT {listed} FROM {source}"
 
 
 def _json_value(value: Any) -> str:

@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel
 
 from models.assets import from_units
 from models.base import created_field, id_field, iso, new_id, table, utcnow
-from models.db import RowUpdate, insert_ignore, write_rows
+from models.db import RowUpdate, insert_new, write_rows
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict, InvalidInput
 from models.idempotency import Outcome, earlier_outcome
@@ -234,8 +234,9 @@ async def record_contributions(
     ids = {key: new_id() for key in first}
     rows = table(JackpotContribution)
     now = utcnow()
-    inserted = await session.execute(
-        insert_ignore(session, rows).returning(rows.c.jackpot_id, rows.c.source_wager_id),
+    inserted = await insert_new(
+        session,
+        rows,
         [
             {
                 "id": ids[key],
@@ -248,8 +249,9 @@ async def record_contributions(
             }
             for key, wager in first.items()
         ],
+        ("jackpot_id", "source_wager_id"),
     )
-    new = {(jackpot_id, wager_id) for jackpot_id, wager_id in inserted.all()}
+    new = {(jackpot_id, wager_id) for jackpot_id, wager_id in inserted}
     return [(ids[key], wager) for key, wager in first.items() if key in new]
 
 

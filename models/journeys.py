@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import insert_ignore, transaction_memo
+from models.db import insert_ignore, insert_new, transaction_memo
 from models.engines import EngineColumns, get_engine_row
 from models.ledger import Transfer, transfer_many
 from models.players import Player
@@ -185,8 +185,9 @@ async def record_events(session: AsyncSession, brand_id: str, mode: str, events:
         first.setdefault(event.source_event_id, event)
     rows = table(JourneyEvent)
     now = utcnow()
-    inserted = await session.execute(
-        insert_ignore(session, rows).returning(rows.c.source_event_id),
+    inserted = await insert_new(
+        session,
+        rows,
         [
             {
                 "id": new_id(),
@@ -199,8 +200,9 @@ async def record_events(session: AsyncSession, brand_id: str, mode: str, events:
             }
             for event in first.values()
         ],
+        ("source_event_id",),
     )
-    new = set(inserted.scalars())
+    new = {source for (source,) in inserted}
     return [event for source, event in first.items() if source in new]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, iso, table, utcnow
-from models.db import dialect_insert, insert_ignore
+from models.db import dialect_insert, insert_new
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, InvalidInput
 from models.ledger import transfer
@@ -150,8 +150,9 @@ async def record_scores(session: AsyncSession, scores: Sequence[Scored]) -> Tota
         first.setdefault((score.tournament_id, score.source_wager_id), score)
     rows = table(TournamentScore)
     now = utcnow()
-    inserted = await session.execute(
-        insert_ignore(session, rows).returning(rows.c.id, rows.c.tournament_id, rows.c.source_wager_id),
+    inserted = await insert_new(
+        session,
+        rows,
         [
             {
                 "tournament_id": score.tournament_id,
@@ -163,8 +164,9 @@ async def record_scores(session: AsyncSession, scores: Sequence[Scored]) -> Tota
             }
             for score in first.values()
         ],
+        ("id", "tournament_id", "source_wager_id"),
     )
-    seqs = {(tournament_id, wager): seq for seq, tournament_id, wager in inserted.all()}
+    seqs = {(tournament_id, wager): seq for seq, tournament_id, wager in inserted}
     totals: Totals = {}
     for key, score in first.items():
         if key in seqs:  # new: not counted before

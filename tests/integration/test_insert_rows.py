@@ -1,5 +1,6 @@
 """``insert_rows`` and ``write_rows``: rows of several tables, and updates after them, in one write (one statement
-on PostgreSQL), exactly as given; and ``execute_many``, the bulk statement they use elsewhere."""
+on PostgreSQL), exactly as given; ``execute_many``, the bulk statement they use elsewhere; and ``insert_new``, rows
+whose unique keys are free."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
 from models.base import new_id, table
-from models.db import Check, Database, StaleRead, execute_many, insert_rows, write_rows
+from models.db import Check, Database, StaleRead, execute_many, insert_new, insert_rows, write_rows
 from models.ledger import Account, LedgerTransaction, Posting, Prepared, account_id
+from models.players import create_player
+from models.tenancy import Principal
+from models.tournaments import TournamentScore, create_tournament
 from models.webhooks import WebhookEvent
 
 
@@ -188,3 +192,41 @@ def test_a_check_of_kept_rows_refuses_the_write_when_one_changed(db: Database) -
         assert written == (["w"] if on_postgresql else [])
 
     asyncio.run(scenario())
+
+
+def test_insert_new_inserts_in_order_the_rows_whose_keys_are_free(db: Database, statements: list[str]) -> None:
+    principal = Principal("key", "t", "t", "live", "b", "b", "live", ())
+    now = datetime.now(UTC)
+
+    async def scenario() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        async with db.transaction() as session:
+            tournament = await create_tournament(
+                session,
+                principal,
+                config={"name": "cup", "starts_at": now, "ends_at": now + timedelta(hours=1), "prizes": []},
+            )
+            player, _ = await create_player(
+                session, principal, username="ada", email=None, external_ref=None, country_code=None
+            )
+
+        def scores(*wagers: str) -> list[dict[str, object]]:
+            row = {"tournament_id": tournament.id, "player_id": player.id, "username": "ada", "created_at": now}
+            return [{**row, "source_wager_id": wager, "points": len(wager)} for wager in wagers]
+
+        into, returning = table(TournamentScore), ("id", "source_wager_id")
+        async with db.transaction() as session:
+            statements.clear()
+            first = await insert_new(session, into, scores("w1", "w2"), returning)
+            second = await insert_new(session, into, scores("w2", "w333", "w4"), returning)
+            assert await insert_new(session, into, [], returning) == []  # nothing to insert: no statement
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert [wager for _, wager in first] == ["w1", "w2"]
+    assert [wager for _, wager in second] == ["w333", "w4"]  # w2's key was taken: left as it was
+    seqs = [seq for seq, _ in first + second]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4  # in the order given
+    inserts = [sql for sql in statements if "tournament_scores" in sql]
+    assert len(inserts) == 2
+    if db.autocommit_engine is not None:  # PostgreSQL: one statement text for any number of rows
+        assert inserts[0] == inserts[1]
