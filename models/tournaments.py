@@ -9,12 +9,13 @@ compare-and-set and pays in the same transaction, so a tournament pays once howe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, UniqueConstraint, case, update
+from sqlalchemy import JSON, BigInteger, UniqueConstraint, case, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -179,13 +180,28 @@ async def record_scores(session: AsyncSession, scores: Sequence[Scored]) -> Tota
     return totals
 
 
+_ADD_TO_STANDINGS_FROM_JSON = text(  # PostgreSQL: one statement text however many standings a batch moves
+    "INSERT INTO tournament_standings (tournament_id, player_id, username, points, reached_seq)"
+    " SELECT tournament_id, player_id, username, points, reached_seq"
+    " FROM json_populate_recordset(NULL::tournament_standings, CAST(:rows AS json))"
+    " WITH ORDINALITY AS given ORDER BY given.ordinality"
+    " ON CONFLICT (tournament_id, player_id) DO UPDATE SET points = tournament_standings.points + excluded.points,"
+    " reached_seq = GREATEST(tournament_standings.reached_seq, excluded.reached_seq)"
+    " RETURNING tournament_id, username, points, reached_seq"
+)
+
+
 async def add_to_standings(session: AsyncSession, totals: Totals) -> list[tuple[str, str, int, int]]:
     """Add recorded scores to their standings; ``(tournament_id, username, total, reached_seq)`` of each."""
     if not totals:
         return []
+    # the row lock of each standing serializes concurrent batches, taken in key order; its seq only moves forward
+    rows = [totals[key] for key in sorted(totals)]
+    if session.get_bind().dialect.name == "postgresql":
+        moved = await session.execute(_ADD_TO_STANDINGS_FROM_JSON, {"rows": json.dumps(rows)})
+        return [(row[0], row[1], row[2], row[3]) for row in moved]
     standings = table(TournamentStanding)
     upsert = dialect_insert(session, standings)
-    # the row lock of each standing serializes concurrent batches; its seq only moves forward
     moved = await session.execute(
         upsert.on_conflict_do_update(
             index_elements=[standings.c.tournament_id, standings.c.player_id],
@@ -197,9 +213,9 @@ async def add_to_standings(session: AsyncSession, totals: Totals) -> list[tuple[
                 ),
             },
         ).returning(standings.c.tournament_id, standings.c.username, standings.c.points, standings.c.reached_seq),
-        [totals[key] for key in sorted(totals)],
+        rows,
     )
-    return [(row[0], row[1], row[2], row[3]) for row in moved.all()]
+    return [(row[0], row[1], row[2], row[3]) for row in moved]
 
 
 async def standings(session: AsyncSession, tournament_id: str) -> list[TournamentStanding]:
