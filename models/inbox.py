@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, table, utcnow
-from models.db import SQLITE_BUSY_TIMEOUT_S, Database, WriterLock, dialect_insert
+from models.db import SQLITE_BUSY_TIMEOUT_S, Database, WriterLock, among, dialect_insert
 
 MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
 
@@ -121,7 +121,7 @@ async def settle(session: AsyncSession, message_ids: Sequence[str]) -> None:
     if not ids:
         return
     inbox = table(InboxMessage)
-    removed = await session.execute(delete(inbox).where(inbox.c.id.in_(ids)).returning(inbox.c.id))
+    removed = await session.execute(delete(inbox).where(among(session, inbox.c.id, ids)).returning(inbox.c.id))
     early = sorted(ids - set(removed.scalars()))
     if early:  # carried out before the API's insert committed: leave a marker that the insert will meet
         now = utcnow()
@@ -151,7 +151,7 @@ async def postpone(session: AsyncSession, message_ids: Sequence[str], *, grace_s
     """Count a sweep of *message_ids* and look at them again after the grace period."""
     await session.execute(
         update(table(InboxMessage))
-        .where(col(InboxMessage.id).in_(message_ids))
+        .where(among(session, table(InboxMessage).c.id, message_ids))
         .values(due_at=utcnow() + timedelta(seconds=grace_s), sweeps=col(InboxMessage.sweeps) + 1)
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import insert_ignore, insert_new, transaction_memo
+from models.db import among, insert_ignore, insert_new, transaction_memo
 from models.engines import EngineColumns, get_engine_row
 from models.ledger import Transfer, transfer_many
 from models.players import Player
@@ -256,7 +256,10 @@ async def _read_progress(
     rows = table(JourneyProgress)
     found = await session.execute(
         rows.select()
-        .where(rows.c.journey_id.in_([journey.id for journey in journeys]), rows.c.player_id.in_(sorted(players)))
+        .where(
+            among(session, rows.c.journey_id, [journey.id for journey in journeys]),
+            among(session, rows.c.player_id, sorted(players)),
+        )
         .order_by(rows.c.journey_id, rows.c.player_id)
         .with_for_update()
     )

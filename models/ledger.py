@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import MEMO, Batch, RowUpdate, insert_ignore, transaction_memo, write_rows
+from models.db import MEMO, Batch, RowUpdate, among, insert_ignore, transaction_memo, write_rows
 from models.errors import InsufficientBalance
 
 
@@ -232,7 +232,7 @@ async def _locked_accounts(session: AsyncSession, ids: list[str]) -> dict[str, t
     accounts = table(Account).c
     rows = await session.execute(
         select(accounts.id, accounts.balance, accounts.allow_negative)
-        .where(accounts.id.in_(ids))
+        .where(among(session, accounts.id, ids))
         .order_by(accounts.id)
         .with_for_update()
     )
@@ -292,7 +292,7 @@ async def _read_accounts(
             .where(
                 accounts.tenant_id == tenant_id,
                 accounts.mode == mode,
-                accounts.owner_id.in_(sorted({owner_id for (_, owner_id), _ in missing})),
+                among(session, accounts.owner_id, sorted({owner_id for (_, owner_id), _ in missing})),
             )
         )
         for row in rows:

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import select
 
 from models import jackpots, journeys, tournaments
 from models.assets import to_units
-from models.db import transaction_memo
+from models.base import table
+from models.db import among, transaction_memo
 from models.engines import E
 from models.errors import Conflict, DomainError, NotFound
 from models.players import Player
@@ -133,7 +134,7 @@ async def _players(session: AsyncSession, brand_id: str, mode: str, usernames: s
     if missing:
         rows = await session.execute(
             select(Player.id, Player.username).where(
-                Player.brand_id == brand_id, Player.mode == mode, col(Player.username).in_(missing)
+                Player.brand_id == brand_id, Player.mode == mode, among(session, table(Player).c.username, missing)
             )
         )
         for player_id, username in rows.all():
@@ -151,7 +152,10 @@ async def _engines(
     if missing:
         rows = await session.execute(
             select(model).where(
-                col(model.id).in_(missing), model.tenant_id == tenant_id, model.mode == mode, model.brand_id == brand_id
+                among(session, table(model).c.id, missing),
+                model.tenant_id == tenant_id,
+                model.mode == mode,
+                model.brand_id == brand_id,
             )
         )
         for engine in rows.scalars():

@@ -1,6 +1,7 @@
 """A lookup of many rows at once (a group of draws' idempotency keys, its players) searches the unique
 index by the looked-up values, on a table the database has no statistics for yet: a new database,
-players just mirrored, a table growing faster than it is analysed."""
+players just mirrored, a table growing faster than it is analysed. On PostgreSQL a lookup ``among`` values
+is one statement text however many values it names."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import Select, insert, text
+from sqlalchemy import Select, insert, select, text
 from sqlmodel import SQLModel
 
 from models.base import row, table
-from models.db import Database
+from models.db import Database, among
 from models.idempotency import _RECORDS_OF_KEYS, IdempotencyRecord
+from models.pipeline import _players
 from models.players import Player
 from models.prize_engines import _PLAYERS_NAMED
 
@@ -71,4 +73,36 @@ def test_a_lookup_of_many_searches_the_index_by_the_values_looked_up(
         assert f"SEARCH {table(model).name} USING INDEX" in shown and f"{column}=?" in shown, shown
     else:  # the values are an index condition, not a filter applied to every row of the tenant or brand
         assert "Index Cond" in shown and column in shown.partition("Index Cond")[2].splitlines()[0], shown
+        assert "Filter" not in shown, shown
+
+
+def test_a_lookup_among_values_is_one_statement_that_searches_the_index(db: Database, statements: list[str]) -> None:
+    players = table(Player)
+
+    async def scenario() -> tuple[list[dict[str, str]], str, str]:
+        async with db.transaction() as session:
+            await session.execute(insert(players), [row(Player, **PLAYERS[1](n)) for n in range(ROWS)])
+        async with db.transaction() as session:
+            statements.clear()
+            found = [
+                await _players(session, "b", "live", names) for names in ({"player-1"}, {"player-2", "player-3", "x"})
+            ]
+            dialect = session.get_bind().dialect
+            lookup = select(players.c.id).where(
+                players.c.brand_id == "b", players.c.mode == "live", among(session, players.c.username, ["player-4"])
+            )
+            sql = str(lookup.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
+            shown = "\n".join(str(line[-1]) for line in (await session.execute(text(explain + sql))).all())
+        return found, dialect.name, shown
+
+    found, dialect, shown = asyncio.run(scenario())
+    assert [sorted(names) for names in found] == [["player-1"], ["player-2", "player-3"]]
+    lookups = [sql for sql in statements if sql.startswith("SELECT players.id, players.username")]
+    assert len(lookups) == 2
+    if dialect == "sqlite":
+        assert "SEARCH players USING INDEX" in shown and "username=?" in shown, shown
+    else:
+        assert lookups[0] == lookups[1]
+        assert "Index Cond" in shown and "username" in shown.partition("Index Cond")[2].splitlines()[0], shown
         assert "Filter" not in shown, shown
