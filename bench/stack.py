@@ -69,6 +69,8 @@ class Stack:
         self.redis = Redis.from_url(redis_url)
         self.unsettled = 0  # purges after which the workers were still busy when the wait ran out
         self.aside: set[int] = set()  # workers kept stopped (``set_aside``)
+        self.stopped: set[int] = set()  # workers stopped for a while (``paused``)
+        self.inbox_to_forget = False  # a backlog was dropped while workers were stopped (``purge``)
         home.mkdir(parents=True, exist_ok=True)
         env = child_env(
             {
@@ -122,9 +124,11 @@ class Stack:
         workers = [proc.pid for proc in self.processes(queue) if proc.pid not in self.aside]
         for pid in workers:
             os.kill(pid, signal.SIGSTOP)
+        self.stopped.update(workers)
         try:
             yield
         finally:
+            self.stopped.difference_update(workers)
             for pid in workers:
                 os.kill(pid, signal.SIGCONT)
 
@@ -148,14 +152,19 @@ class Stack:
 
     def purge(self, queue: str = "events", settle_s: float = SETTLE_S) -> int:
         """Drop the messages still waiting in *queue* (a backlog left by a test), then wait up to *settle_s*
-        seconds for the workers to finish those they already hold; how many were dropped."""
+        seconds for the workers to finish those they already hold; how many were dropped.
+
+        The dropped messages' inbox rows are deleted too, once no worker is stopped: a worker stopped inside
+        its inbox transaction holds some of those rows, and the delete would wait for it."""
         keys = (queue, f"{queue}.msgs", f"{queue}.DQ", f"{queue}.DQ.msgs")
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hlen(f"{NAMESPACE}:{queue}.msgs")
             pipe.delete(*(f"{NAMESPACE}:{name}" for name in keys))
             dropped, _ = pipe.execute()
-        if dropped:
+        self.inbox_to_forget |= bool(dropped)
+        if self.inbox_to_forget and not self.stopped and not self.aside:
             forget_unsettled_inbox(self.database_url)
+            self.inbox_to_forget = False
         deadline = time.monotonic() + settle_s
         while settle_s > 0 and self._held(queue):
             if time.monotonic() > deadline:
