@@ -57,6 +57,20 @@ class Topology:
         }
 
 
+@contextmanager
+def _stopped(pids: list[int], into: set[int]) -> Iterator[None]:
+    """The processes *pids* stopped (SIGSTOP) and listed in *into* for the block, then continued."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    into.update(pids)
+    try:
+        yield
+    finally:
+        into.difference_update(pids)
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
 class Stack:
     """``wowsino run`` in its own folder, on the given database and Redis, with a private admin token."""
 
@@ -121,16 +135,8 @@ class Stack:
     def paused(self, queue: str) -> Iterator[None]:
         """The workers of *queue* stopped (SIGSTOP) for the block: messages queued meanwhile wait for them.
         Those set aside (``set_aside``) are stopped already, and stay so."""
-        workers = [proc.pid for proc in self.processes(queue) if proc.pid not in self.aside]
-        for pid in workers:
-            os.kill(pid, signal.SIGSTOP)
-        self.stopped.update(workers)
-        try:
+        with _stopped([proc.pid for proc in self.processes(queue) if proc.pid not in self.aside], self.stopped):
             yield
-        finally:
-            self.stopped.difference_update(workers)
-            for pid in workers:
-                os.kill(pid, signal.SIGCONT)
 
     @contextmanager
     def set_aside(self, queue: str, count: int) -> Iterator[None]:
@@ -139,16 +145,8 @@ class Stack:
         workers = sorted(proc.pid for proc in self.processes(queue))
         if not 0 <= count <= len(workers):
             raise ValueError(f"cannot set aside {count} of the {len(workers)} {queue} workers")
-        aside = workers[len(workers) - count :]
-        for pid in aside:
-            os.kill(pid, signal.SIGSTOP)
-        self.aside.update(aside)
-        try:
+        with _stopped(workers[len(workers) - count :], self.aside):
             yield
-        finally:
-            self.aside.difference_update(aside)
-            for pid in aside:
-                os.kill(pid, signal.SIGCONT)
 
     def purge(self, queue: str = "events", settle_s: float = SETTLE_S) -> int:
         """Drop the messages still waiting in *queue* (a backlog left by a test), then wait up to *settle_s*
