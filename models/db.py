@@ -319,6 +319,14 @@ def among(session: AsyncSession, column: ColumnElement[Any], values: Collection[
     return column.in_(values)
 
 
+def among_parameter(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """``among`` for a statement built once per *dialect* (its name): the values are the list given as the
+    parameter *name* when it runs."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 Batch = tuple[Table, Sequence[dict[str, Any]]]  # rows to insert into a table, each a dict of the same columns
 
 

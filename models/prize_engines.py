@@ -12,15 +12,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models.assets import from_units, to_units
 from models.base import created_field, id_field, iso, row, table, utcnow
-from models.db import Check, StaleRead, write_rows
+from models.db import Check, StaleRead, among_parameter, write_rows
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -378,15 +380,18 @@ def _unchanged(model: type[PrizeEngine]) -> str:
     )
 
 
-_PLAYERS_NAMED = select(Player).where(  # built once: building and keying it costs more than running it
-    col(Player.brand_id) == bindparam("brand_id"),
-    col(Player.mode) == bindparam("mode"),
-    col(Player.username).in_(bindparam("usernames", expanding=True)),
-)
+@cache  # built once per dialect: building and keying it costs more than running it
+def _players_named(dialect: str) -> SelectOfScalar[Player]:
+    return select(Player).where(
+        col(Player.brand_id) == bindparam("brand_id"),
+        col(Player.mode) == bindparam("mode"),
+        among_parameter(dialect, table(Player).c.username, "usernames"),
+    )
 
 
 async def _players(session: AsyncSession, brand_id: str, mode: str, usernames: set[str]) -> dict[str, Player]:
-    rows = await session.execute(_PLAYERS_NAMED, {"brand_id": brand_id, "mode": mode, "usernames": sorted(usernames)})
+    named = _players_named(session.get_bind().dialect.name)
+    rows = await session.execute(named, {"brand_id": brand_id, "mode": mode, "usernames": sorted(usernames)})
     return {player.username: player for player in rows.scalars()}
 
 

@@ -6,6 +6,7 @@ is one statement text however many values it names."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pytest
@@ -15,9 +16,8 @@ from sqlmodel import SQLModel
 from models.base import row, table
 from models.db import Database, among
 from models.idempotency import _RECORDS_OF_KEYS, IdempotencyRecord
-from models.pipeline import _players
+from models import pipeline, prize_engines
 from models.players import Player
-from models.prize_engines import _PLAYERS_NAMED
 
 ROWS = 3_000  # under one tenant or brand: what reading them all to filter the wanted ones would cost
 
@@ -33,7 +33,7 @@ RECORDS = (
         "status_code": 201,
         "response": {},
     },
-    _RECORDS_OF_KEYS,
+    lambda dialect: _RECORDS_OF_KEYS,
     {"tenant_id": "t", "mode": "live", "operation": "lootbox.open", "keys": ["key-1", "key-2", "key-3"]},
     "key",
 )
@@ -47,7 +47,7 @@ PLAYERS = (
         "server_seed": "s",
         "server_seed_hash": "h",
     },
-    _PLAYERS_NAMED,
+    prize_engines._players_named,
     {"brand_id": "b", "mode": "live", "usernames": ["player-1", "player-2", "player-3"]},
     "username",
 )
@@ -55,14 +55,19 @@ PLAYERS = (
 
 @pytest.mark.parametrize(("model", "values", "lookup", "params", "column"), [RECORDS, PLAYERS], ids=["keys", "players"])
 def test_a_lookup_of_many_searches_the_index_by_the_values_looked_up(
-    db: Database, model: type[SQLModel], values: Any, lookup: Select[Any], params: dict[str, Any], column: str
+    db: Database,
+    model: type[SQLModel],
+    values: Any,
+    lookup: Callable[[str], Select[Any]],
+    params: dict[str, Any],
+    column: str,
 ) -> None:
     async def plan() -> tuple[str, str]:
         async with db.transaction() as session:
             await session.execute(insert(table(model)), [row(model, **values(n)) for n in range(ROWS)])
         async with db.reader() as session:
             dialect = session.get_bind().dialect
-            bound = lookup.params(**params)
+            bound = lookup(dialect.name).params(**params)
             sql = str(bound.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
             explain = "EXPLAIN QUERY PLAN " if dialect.name == "sqlite" else "EXPLAIN "
             lines = (await session.execute(text(explain + sql))).all()
@@ -79,14 +84,15 @@ def test_a_lookup_of_many_searches_the_index_by_the_values_looked_up(
 def test_a_lookup_among_values_is_one_statement_that_searches_the_index(db: Database, statements: list[str]) -> None:
     players = table(Player)
 
-    async def scenario() -> tuple[list[dict[str, str]], str, str]:
+    async def scenario() -> tuple[list[Collection[str]], str, str]:
         async with db.transaction() as session:
             await session.execute(insert(players), [row(Player, **PLAYERS[1](n)) for n in range(ROWS)])
         async with db.transaction() as session:
             statements.clear()
-            found = [
-                await _players(session, "b", "live", names) for names in ({"player-1"}, {"player-2", "player-3", "x"})
-            ]
+            found: list[Collection[str]] = []
+            for lookup in (pipeline._players, prize_engines._players):  # the events' and the draws'
+                for names in ({"player-1"}, {"player-2", "player-3", "x"}):
+                    found.append(await lookup(session, "b", "live", names))
             dialect = session.get_bind().dialect
             lookup = select(players.c.id).where(
                 players.c.brand_id == "b", players.c.mode == "live", among(session, players.c.username, ["player-4"])
@@ -97,12 +103,12 @@ def test_a_lookup_among_values_is_one_statement_that_searches_the_index(db: Data
         return found, dialect.name, shown
 
     found, dialect, shown = asyncio.run(scenario())
-    assert [sorted(names) for names in found] == [["player-1"], ["player-2", "player-3"]]
-    lookups = [sql for sql in statements if sql.startswith("SELECT players.id, players.username")]
-    assert len(lookups) == 2
+    assert [sorted(names) for names in found] == [["player-1"], ["player-2", "player-3"]] * 2
+    lookups = [sql for sql in statements if sql.startswith("SELECT players.")]
+    assert len(lookups) == 4
     if dialect == "sqlite":
         assert "SEARCH players USING INDEX" in shown and "username=?" in shown, shown
     else:
-        assert lookups[0] == lookups[1]
+        assert lookups[0] == lookups[1] and lookups[2] == lookups[3], lookups
         assert "Index Cond" in shown and "username" in shown.partition("Index Cond")[2].splitlines()[0], shown
         assert "Filter" not in shown, shown
