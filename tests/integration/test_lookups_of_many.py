@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import Select, insert, select, text
 from sqlmodel import SQLModel
 
+from models import pipeline, prize_engines
 from models.base import row, table
 from models.db import Database, among
 from models.idempotency import _RECORDS_OF_KEYS, IdempotencyRecord
-from models import pipeline, prize_engines
 from models.players import Player
 
 ROWS = 3_000  # under one tenant or brand: what reading them all to filter the wanted ones would cost
