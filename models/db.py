@@ -419,8 +419,18 @@ async def insert_new(
     if dialect.name != "postgresql":
         bulk = insert_ignore(session, into).returning(*(into.c[name] for name in returning))
         return [tuple(row) for row in await session.execute(bulk, rows)]
-    from_json = _insert_new_from_json(dialect, into.name, tuple(rows[0]), tuple(returning))
-    return [tuple(row) for row in await session.execute(from_json, {"rows": json.dumps(rows, default=_json_value)})]
+    return await insert_from_json(session, into, rows, returning, "DO NOTHING")
+
+
+async def insert_from_json(
+    session: AsyncSession, into: Table, rows: Sequence[dict[str, Any]], returning: Sequence[str], conflict: str
+) -> list[tuple[Any, ...]]:
+    """On PostgreSQL, insert the rows (dicts of the same columns, at least one) in their order, ``ON CONFLICT``
+    *conflict* (``DO NOTHING``, or a conflict target and its ``DO UPDATE``), in the caller's transaction; the
+    *returning* columns of each row inserted or updated. The rows are one JSON parameter of one statement, whose
+    text is the same however many rows it inserts."""
+    statement = _insert_from_json(session.get_bind().dialect, into.name, tuple(rows[0]), tuple(returning), conflict)
+    return [tuple(row) for row in await session.execute(statement, {"rows": json.dumps(rows, default=_json_value)})]
 
 
 async def execute_many(session: AsyncSession, statement: UpdateBase, rows: Sequence[dict[str, Any]]) -> int:
@@ -496,14 +506,14 @@ def _writes_from_json(
 
 
 @cache
-def _insert_new_from_json(
-    dialect: Dialect, name: str, columns: tuple[str, ...], returning: tuple[str, ...]
+def _insert_from_json(
+    dialect: Dialect, name: str, columns: tuple[str, ...], returning: tuple[str, ...], conflict: str
 ) -> TextClause:
-    """``INSERT ... SELECT`` from the JSON array ``:rows``, in its order, skipping rows whose unique keys are
-    taken, returning *returning* of each row inserted."""
+    """``INSERT ... SELECT`` from the JSON array ``:rows``, in its order, ``ON CONFLICT`` *conflict*, returning
+    *returning*."""
     quote = dialect.identifier_preparer.quote
     insert_select = _insert_select(dialect, name, columns, "rows", ordered=True)
-    return text(f"{insert_select} ON CONFLICT DO NOTHING RETURNING {', '.join(quote(column) for column in returning)}")
+    return text(f"{insert_select} ON CONFLICT {conflict} RETURNING {', '.join(quote(column) for column in returning)}")
 
 
 def _insert_select(

@@ -9,18 +9,17 @@ compare-and-set and pays in the same transaction, so a tournament pays once howe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, UniqueConstraint, case, text, update
+from sqlalchemy import JSON, BigInteger, UniqueConstraint, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, iso, table, utcnow
-from models.db import dialect_insert, insert_new
+from models.db import dialect_insert, insert_from_json, insert_new
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, InvalidInput
 from models.ledger import transfer
@@ -180,15 +179,11 @@ async def record_scores(session: AsyncSession, scores: Sequence[Scored]) -> Tota
     return totals
 
 
-_ADD_TO_STANDINGS_FROM_JSON = text(  # PostgreSQL: one statement text however many standings a batch moves
-    "INSERT INTO tournament_standings (tournament_id, player_id, username, points, reached_seq)"
-    " SELECT tournament_id, player_id, username, points, reached_seq"
-    " FROM json_populate_recordset(NULL::tournament_standings, CAST(:rows AS json))"
-    " WITH ORDINALITY AS given ORDER BY given.ordinality"
-    " ON CONFLICT (tournament_id, player_id) DO UPDATE SET points = tournament_standings.points + excluded.points,"
+_STANDINGS_MOVE = (  # PostgreSQL's form of the upsert below (``insert_from_json``)
+    "(tournament_id, player_id) DO UPDATE SET points = tournament_standings.points + excluded.points,"
     " reached_seq = GREATEST(tournament_standings.reached_seq, excluded.reached_seq)"
-    " RETURNING tournament_id, username, points, reached_seq"
 )
+_STANDINGS_RETURNED = ("tournament_id", "username", "points", "reached_seq")
 
 
 async def add_to_standings(session: AsyncSession, totals: Totals) -> list[tuple[str, str, int, int]]:
@@ -197,10 +192,10 @@ async def add_to_standings(session: AsyncSession, totals: Totals) -> list[tuple[
         return []
     # the row lock of each standing serializes concurrent batches, taken in key order; its seq only moves forward
     rows = [totals[key] for key in sorted(totals)]
-    if session.get_bind().dialect.name == "postgresql":
-        moved = await session.execute(_ADD_TO_STANDINGS_FROM_JSON, {"rows": json.dumps(rows)})
-        return [(row[0], row[1], row[2], row[3]) for row in moved]
     standings = table(TournamentStanding)
+    if session.get_bind().dialect.name == "postgresql":  # one statement text however many standings move
+        upserted = await insert_from_json(session, standings, rows, _STANDINGS_RETURNED, _STANDINGS_MOVE)
+        return [(row[0], row[1], row[2], row[3]) for row in upserted]
     upsert = dialect_insert(session, standings)
     moved = await session.execute(
         upsert.on_conflict_do_update(
@@ -212,7 +207,7 @@ async def add_to_standings(session: AsyncSession, totals: Totals) -> list[tuple[
                     else_=standings.c.reached_seq,
                 ),
             },
-        ).returning(standings.c.tournament_id, standings.c.username, standings.c.points, standings.c.reached_seq),
+        ).returning(*(standings.c[name] for name in _STANDINGS_RETURNED)),
         rows,
     )
     return [(row[0], row[1], row[2], row[3]) for row in moved]
