@@ -7,10 +7,10 @@ together, its id, a space and the answer itself (JSON, on one line), so the wait
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 
 from models.redis_client import Lua
@@ -67,7 +67,7 @@ async def publish_results(
     for operation_id, outcome in outcomes:
         fresh = "error" not in outcome and not outcome.get("deduped")
         ttl_s = RECORDED_RESULT_TTL_S if recorded and fresh else RESULT_TTL_S
-        args += [operation_id, json.dumps(outcome), ttl_s]
+        args += [operation_id, msgspec.json.encode(outcome), ttl_s]
     keys = [result_key(operation_id) for operation_id, _ in outcomes]
     keys += [pending_key(outcome["owner"], operation_id) for operation_id, outcome in outcomes]
     await _PUBLISH(redis, keys, args)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
 from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, event, insert, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -390,9 +390,9 @@ async def write_rows(
     shapes = tuple((into.name, tuple(rows[0])) for into, rows in batches)
     selects = tuple(updates[index].sql for index in changing) + tuple(check.sql for check in checks)
     statement = _writes_from_json(dialect, shapes, selects)
-    parameters = {f"rows{i}": json.dumps(rows, default=_json_value) for i, (_, rows) in enumerate(batches)}
+    parameters = {f"rows{i}": _json(rows) for i, (_, rows) in enumerate(batches)}
     for i, changed in enumerate([updates[index].rows for index in changing] + [check.rows for check in checks]):
-        parameters[f"changes{i}"] = json.dumps(changed, default=_json_value)
+        parameters[f"changes{i}"] = _json(changed)
     result = await session.execute(statement, parameters)
     found = [int(count) for count in result.one()] if selects else []
     if found[len(changing) :] != [len(check.rows) for check in checks]:
@@ -430,7 +430,7 @@ async def insert_from_json(
     *returning* columns of each row inserted or updated. The rows are one JSON parameter of one statement, whose
     text is the same however many rows it inserts."""
     statement = _insert_from_json(session.get_bind().dialect, into.name, tuple(rows[0]), tuple(returning), conflict)
-    return [tuple(row) for row in await session.execute(statement, {"rows": json.dumps(rows, default=_json_value)})]
+    return [tuple(row) for row in await session.execute(statement, {"rows": _json(rows)})]
 
 
 async def execute_many(session: AsyncSession, statement: UpdateBase, rows: Sequence[dict[str, Any]]) -> int:
@@ -529,12 +529,18 @@ def _insert_select(
     return f"INSERT INTO {quote(name)} ({listed}) SELECT {listed} FROM {source}"
 
 
-def _json_value(value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a column value insert_rows carries")
+_ENCODER = msgspec.json.Encoder()
+
+
+def _json(rows: Sequence[dict[str, Any]]) -> str:
+    """*rows* as the JSON document PostgreSQL reads them from: msgspec's encoder, about a ninth of ``json.dumps``'s
+    time for a group's rows. It writes a naive timestamp without an offset, which PostgreSQL would take for
+    its session's time zone: ``UTCDateTime`` refuses one, and so does this, in the columns that hold a timestamp
+    or nothing in the first row (the rows have the same columns, each of one type)."""
+    stamps = [name for name, value in rows[0].items() if value is None or isinstance(value, datetime)] if rows else []
+    if any(isinstance(stamp := row[name], datetime) and stamp.tzinfo is None for row in rows for name in stamps):
+        raise ValueError("naive datetime")
+    return _ENCODER.encode(rows).decode()
 
 
 MEMO = "wowsino.memo"

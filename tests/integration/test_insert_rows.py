@@ -88,10 +88,18 @@ def test_a_refused_row_refuses_the_whole_write(db: Database) -> None:
 
 
 def test_a_timestamp_without_a_zone_is_refused(db: Database) -> None:
+    naive = datetime(2026, 12, 1)
+
     async def scenario() -> None:
-        with pytest.raises((ValueError, StatementError), match="naive datetime"):
-            async with db.transaction() as session:
-                await insert_rows(session, (table(LedgerTransaction), [_transaction("naive", datetime(2026, 12, 1))]))
+        for rows in (
+            [_transaction("naive", naive)],
+            [_transaction("aware", naive.replace(tzinfo=UTC)), _transaction("naive", naive)],  # in a later row
+        ):
+            with pytest.raises((ValueError, StatementError), match="naive datetime"):
+                async with db.transaction() as session:
+                    await insert_rows(session, (table(LedgerTransaction), rows))
+        async with db.reader() as session:
+            assert (await session.execute(select(LedgerTransaction))).first() is None
 
     asyncio.run(scenario())
 
