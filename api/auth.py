@@ -7,12 +7,11 @@ the cache entry is deleted on revocation, so a revoked key fails on every API pr
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
-import json
 import time
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -34,6 +33,7 @@ local engine = false
 if KEYS[3] then engine = redis.call('get', KEYS[3]) end
 return {redis.call('get', KEYS[1]), count, engine}
 """)
+_PRINCIPAL = msgspec.json.Decoder(Principal)
 
 
 def cache_key(key_hash: str) -> str:
@@ -62,19 +62,27 @@ async def authenticate(state: AppState, key: str, engine_id: str | None = None) 
     window = f"wowsino:rate:{digest}:{int(time.time())}"
     keys = [cache_key(digest), window, *([engine_cache_key(engine_id)] if engine_id else [])]
     cached, count, engine = await _COUNT_AND_READ(state.redis, keys, [])
-    if cached is not None:
-        fields = json.loads(cached)
-        principal = Principal(**{**fields, "scopes": tuple(fields["scopes"])})
-    else:
+    if (principal := _cached_principal(cached)) is None:
         async with state.db.reader() as session:
             found = await find_principal(session, key)
         if found is None:
             raise Unauthorized("unknown or revoked API key")
         principal = found
-        await state.redis.set(cache_key(digest), json.dumps(dataclasses.asdict(principal)), ex=CACHE_TTL_S)
+        await state.redis.set(cache_key(digest), msgspec.json.encode(principal), ex=CACHE_TTL_S)
     if count > (principal.rate_limit_per_second or state.settings.rate_limit_per_second):
         raise RateLimited("rate limit exceeded for this API key; retry after the indicated seconds", retry_after=1)
     return principal, engine
+
+
+def _cached_principal(cached: bytes | None) -> Principal | None:
+    """The principal cached for a key, unless there is none or it is cached in a shape this version does
+    not read (then the key is looked up again)."""
+    if cached is None:
+        return None
+    try:
+        return _PRINCIPAL.decode(cached)
+    except msgspec.ValidationError:
+        return None
 
 
 async def require_key(request: Request[Any, Any, Any]) -> None:

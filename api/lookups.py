@@ -9,10 +9,10 @@ seen is remembered in the process too, and the next event for that player asks n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from litestar import Request
 from sqlmodel import col, select
 
@@ -69,7 +69,7 @@ def _cached_facts(cached: bytes | str | None, principal: Principal, noun: str) -
     """The cached facts, unless absent or cached for another scope or kind of engine."""
     if cached is None:
         return None
-    facts: dict[str, Any] = json.loads(cached)
+    facts: dict[str, Any] = msgspec.json.decode(cached)
     if facts["scope"] == [principal.tenant_id, principal.mode, principal.brand_id] and facts["kind"] == noun:
         return facts
     return None
@@ -93,7 +93,7 @@ async def _load_facts(
         value = getattr(engine, name, None)
         if value is not None:
             facts[name] = value if isinstance(value, str) else iso(value)
-    await state.redis.set(engine_cache_key(engine_id), json.dumps(facts), ex=ENGINE_TTL_S)
+    await state.redis.set(engine_cache_key(engine_id), msgspec.json.encode(facts), ex=ENGINE_TTL_S)
     return facts
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -63,8 +63,8 @@ class ResultWaiter:
             if not futures:
                 continue
             try:
-                outcome = json.loads(raw) if raw else None
-            except ValueError:  # never written by a worker; the waiters read the stored outcome instead
+                outcome = msgspec.json.decode(raw) if raw else None
+            except msgspec.DecodeError:  # never written by a worker; the waiters read the stored outcome instead
                 outcome = None
             for future in futures:
                 if not future.done():
@@ -93,7 +93,7 @@ class ResultWaiter:
                 if announced is None:
                     raw = await self._redis.get(result_key(operation_id))
                     if raw is not None:
-                        return json.loads(raw)  # type: ignore[no-any-return]
+                        return msgspec.json.decode(raw)  # type: ignore[no-any-return]
                 announced = None
                 remaining = deadline - loop.time()
                 if remaining <= 0:

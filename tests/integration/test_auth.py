@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis
 
+from api.auth import cache_key
+from models.tenancy import hash_key
 from tests.support.api import issue, provision
 from tests.support.stack import Stack
 
@@ -39,6 +42,21 @@ def test_revoked_key_fails_at_once_on_every_api_process(stack: Stack, admin: htt
     assert admin.delete(f"/tenants/{operator.slug}/keys/{operator.key_id}").status_code == 204
     for port in stack.ports:
         assert httpx.get(f"http://127.0.0.1:{port}/v1/me", headers=headers).status_code == 401
+
+
+def test_a_cached_key_in_a_shape_this_version_does_not_read_is_looked_up_again(
+    stack: Stack, admin: httpx.Client
+) -> None:
+    """As after an upgrade that changed what a principal holds: the cache entry is not a principal any more."""
+    operator = provision(admin, stack.url)
+    assert operator.client.get("/v1/me").status_code == 200  # cached
+    cache = redis.Redis.from_url(stack.redis_url)
+    entry = cache_key(hash_key(operator.key))
+    assert cache.get(entry) is not None
+    cache.set(entry, b'{"key_id": "old", "scope": "*"}', ex=60)
+    me = operator.client.get("/v1/me")
+    assert me.status_code == 200 and me.json()["tenant"]["slug"] == operator.slug
+    assert b'"tenant_slug"' in (cache.get(entry) or b"")  # cached again, in this version's shape
 
 
 def test_scopes_are_enforced(stack: Stack, admin: httpx.Client) -> None:
