@@ -505,7 +505,16 @@ def test_documented_answers_have_the_shape_of_real_answers(launched: Launched) -
 
 # --- the pages against the application: routes and scopes, settings, problem types, links -----------------
 
-PAGES = ("README.md", "quickstart.md", "concepts.md", "engines.md", "fairness.md", "webhooks.md", "operations.md")
+PAGES = (
+    "README.md",
+    "quickstart.md",
+    "concepts.md",
+    "engines.md",
+    "fairness.md",
+    "webhooks.md",
+    "operations.md",
+    "benchmark.md",
+)
 ENGINES = ("lootbox", "mini-games", "raffles", "jackpots", "tournaments", "journeys")
 SCOPE = r"(?:\*|[a-z]+:[a-z]+)"
 # `METHOD /path...` in backticks, optionally followed by its scope: " (`scope`)" in prose, " | `scope` |" in tables
