@@ -11,13 +11,13 @@ import redis
 from tests.support.api import Operator
 from tests.support.load import post_each_async
 from tests.support.processes import wait_http, wait_until
-from tests.support.receiver import receiver
+from tests.support.receiver import Received, receiver
 from tests.support.stack import Stack
 
 
 def test_every_accepted_request_has_one_effect_after_a_restart(victim: Stack, tenant: Operator) -> None:
     with receiver() as hooks:
-        tenant.client.post("/v1/webhooks", json={"url": hooks.url, "events": ["lootbox.opened"]})
+        hook = tenant.client.post("/v1/webhooks", json={"url": hooks.url, "events": ["lootbox.opened"]}).json()
         username = tenant.player()
         box = tenant.lootbox(prize_table=[{"label": "one", "asset": "WINZ", "amount": 1, "weight": 1}])
         jackpot = tenant.client.post("/v1/jackpots", json={"name": "j", "currency": "USD", "seed_amount": "0"}).json()
@@ -76,9 +76,20 @@ def test_every_accepted_request_has_one_effect_after_a_restart(victim: Stack, te
             lambda: Decimal(tenant.client.get(pool).json()["pool"]) == len(contributions), timeout=60, what="pool"
         )
         # the outbox sweep delivered what the lost enqueues would have
-        wait_until(
-            lambda: len({json.loads(hit.body)["data"]["open_id"] for hit in hooks.received}) == len(opens),
-            timeout=60,
-            what="a webhook per open",
-        )
+        try:
+            wait_until(
+                lambda: len({json.loads(hit.body)["data"]["open_id"] for hit in hooks.received}) == len(opens),
+                timeout=60,
+                what="a webhook per open",
+            )
+        except TimeoutError:
+            raise AssertionError(_undelivered(tenant, hook["id"], hooks.received)) from None
     assert {status for status in open_statuses + contribution_statuses} <= {201, 202, 503, None}
+
+
+def _undelivered(tenant: Operator, hook_id: str, received: list[Received]) -> str:
+    """What the delivery log says of the events the receiver never got, for a failure's message."""
+    got = {hit.headers["webhook-id"] for hit in received}
+    log = tenant.client.get(f"/v1/webhooks/{hook_id}/deliveries", params={"limit": 200}).json()["data"]
+    missing = [delivery for delivery in log if delivery["event_id"] not in got]
+    return f"{len(log)} deliveries, {len(received)} requests received; never received: {missing}"
