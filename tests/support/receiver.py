@@ -47,7 +47,12 @@ def receiver(
         protocol_version = "HTTP/1.1"  # a sender may keep its connection open between requests
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+            length = int(self.headers.get("content-length", 0))
+            raw = self.rfile.read(length)
+            if len(raw) < length:  # the sender stopped mid-body (a killed worker): no request was made
+                self.close_connection = True
+                return
+            body = raw.decode()
             if state.delay_s:
                 time.sleep(state.delay_s)
             gathered.wait(timeout=30)
