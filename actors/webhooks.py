@@ -30,7 +30,7 @@ from models.errors import InvalidInput
 from models.gathering import Gatherer, per_loop
 from models.redis_client import Lua
 from models.signing import sign
-from models.urlguard import check_url
+from models.urlguard import Unresolved, check_url
 from models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -222,8 +222,10 @@ async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | N
     started = time.monotonic()
     try:
         await check_url(endpoint.url, endpoint.mode)
+    except Unresolved as unresolved:  # perhaps for a moment: retried, as a connection error is
+        return None, f"ConnectError: {unresolved.detail}", _ms(started)
     except InvalidInput as refused:
-        return None, f"{REFUSED}{refused.detail}", 0
+        return None, f"{REFUSED}{refused.detail}", _ms(started)
     timestamp = int(time.time())
     body = json.dumps(
         {"id": event.id, "type": event.type, "delivered_at": iso(utcnow().replace(microsecond=0)), "data": event.data},

@@ -1,9 +1,10 @@
 """Where webhooks may be sent: live mode only to public ``https`` hosts; test mode also to local ``http``.
 
 The check resolves the host name, so a DNS name that points at a private address is refused too;
-deliveries check again before every attempt (DNS can change) and never follow redirects. The name is
-resolved on a thread (the event loop's resolver): a slow DNS server holds up only the request or
-delivery that asked, never the process.
+deliveries check again before every attempt (DNS can change) and never follow redirects. A name that
+does not resolve raises ``Unresolved``: a subscription is refused, a delivery retried as after a
+connection error (DNS failures can pass). The name is resolved on a thread (the event loop's
+resolver): a slow DNS server holds up only the request or delivery that asked, never the process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from urllib.parse import urlsplit
 from models.errors import InvalidInput
 
 
+class Unresolved(InvalidInput):
+    """The URL's host name does not resolve at the moment."""
+
+
 async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         return [ipaddress.ip_address(host.strip("[]"))]
@@ -23,8 +28,10 @@ async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Ad
         pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise InvalidInput(f"host {host!r} does not resolve", field="url") from None
+    except socket.gaierror:
+        raise Unresolved(f"host {host!r} does not resolve", field="url") from None
+    except UnicodeError:  # no DNS name: it never will
+        raise InvalidInput(f"host {host!r} is not a valid name", field="url") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
+from typing import Any
 
 import httpx
 import pytest
 import redis
+from sqlmodel import col, update
 from standardwebhooks.webhooks import Webhook
 
+from config.settings import load_settings
+from models.db import Database
+from models.webhooks import WebhookEndpoint
 from tests.support.api import Operator, provision
 from tests.support.processes import wait_until
 from tests.support.receiver import receiver
@@ -174,6 +180,43 @@ def test_a_live_subscription_cannot_be_moved_to_an_unsafe_url(operator: Operator
         refused = operator.client.patch(f"/v1/webhooks/{subscription['id']}", json={"url": url})
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "url"
     assert operator.client.get(f"/v1/webhooks/{subscription['id']}").json()["url"] == "https://93.184.215.14/hook"
+
+
+def test_before_each_attempt_a_host_that_does_not_resolve_is_retried_and_a_private_one_refused(
+    stack: Stack, operator: Operator
+) -> None:
+    """Their DNS changed since they subscribed, played by changing their URLs in the database (the API
+    would refuse both): a name gone from DNS may come back, a private address will not turn public."""
+    unresolved, private = "https://nothing.invalid/hook", "https://10.1.2.3/hook"
+    subscriptions = {url: _subscribe(operator, "https://93.184.215.14/hook") for url in (unresolved, private)}
+    db = Database(load_settings({"DATABASE_URL": stack.database_url}))
+
+    async def move() -> None:
+        async with db.transaction() as session:
+            for url, subscription in subscriptions.items():
+                moved = update(WebhookEndpoint).where(col(WebhookEndpoint.id) == subscription["id"]).values(url=url)
+                await session.execute(moved)
+        await db.dispose()
+
+    def log(url: str) -> list[dict[str, Any]]:
+        return operator.client.get(f"/v1/webhooks/{subscriptions[url]['id']}/deliveries").json()["data"]  # type: ignore[no-any-return]
+
+    asyncio.run(move())
+    box = operator.lootbox()
+    assert operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": operator.player()}).status_code == 201
+    try:
+        wait_until(lambda: len(log(unresolved)[0]["attempts"]) >= 2, what="a second attempt")
+        wait_until(lambda: log(private)[0]["status"] == "failed", what="the refused delivery")
+        (retried,), (refused,) = log(unresolved), log(private)
+    finally:
+        for subscription in subscriptions.values():
+            operator.client.delete(f"/v1/webhooks/{subscription['id']}")
+    assert retried["status"] == "pending" and retried["next_attempt_at"] is not None
+    errors = {(attempt["status_code"], attempt["error"]) for attempt in retried["attempts"]}
+    assert errors == {(None, "ConnectError: host 'nothing.invalid' does not resolve")}
+    assert [attempt["error"] for attempt in refused["attempts"]] == [
+        "refused: live webhooks cannot target loopback, private, link-local or reserved addresses"
+    ]
 
 
 def test_unknown_event_types_are_refused(sandbox: Operator) -> None:
