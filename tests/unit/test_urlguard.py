@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from models.errors import InvalidInput
-from models.urlguard import check_url
+from models.urlguard import Unresolved, check_url
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,13 @@ def test_sandbox_accepts_local_http() -> None:
     asyncio.run(check_url("http://127.0.0.1:9999/hook", "test"))
     with pytest.raises(InvalidInput):
         asyncio.run(check_url("ftp://127.0.0.1/hook", "test"))
+
+
+def test_a_name_that_does_not_resolve_is_unresolved_and_one_that_is_no_name_refused() -> None:
+    """A delivery retries the first (DNS failures pass), never the second."""
+    with pytest.raises(Unresolved) as unresolved:
+        asyncio.run(check_url("https://nothing.invalid/hook", "live"))  # RFC 2606: never resolves
+    assert unresolved.value.field == "url"
+    with pytest.raises(InvalidInput) as refused:
+        asyncio.run(check_url(f"https://{'a' * 64}.com/hook", "live"))  # a label over 63 characters
+    assert not isinstance(refused.value, Unresolved) and refused.value.field == "url"
