@@ -32,15 +32,19 @@ def free_port() -> int:
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20, what: str = "condition") -> None:
+    """Poll *check* until it is true. An exception counts as "not yet" (a process still starting); if the
+    last poll raised one, it is the cause of the ``TimeoutError``, so that a check that cannot pass says why."""
     deadline = time.monotonic() + timeout
+    last: Exception | None = None
     while time.monotonic() < deadline:
         try:
             if check():
                 return
-        except Exception:  # not ready yet
-            pass
+            last = None
+        except Exception as error:
+            last = error
         time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
+    raise TimeoutError(f"timed out waiting for {what}") from last
 
 
 class Process:
