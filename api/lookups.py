@@ -10,7 +10,7 @@ seen is remembered in the process too, and the next event for that player asks n
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import msgspec
 from litestar import Request
@@ -26,6 +26,21 @@ from models.tenancy import Principal
 
 ENGINE_TTL_S = 60
 PLAYER_TTL_S = 3600
+
+
+class _Facts(TypedDict):
+    """What the cache holds of an engine; an entry of another shape (an older version's) is read again."""
+
+    kind: str
+    scope: list[str]
+    status: str
+    starts_at: NotRequired[str]
+    ends_at: NotRequired[str]
+    currency: NotRequired[str]
+
+
+_FACTS = msgspec.json.Decoder(_Facts)
+_NEEDED = {"tournament": ("starts_at", "ends_at"), "jackpot": ("currency",)}  # what the routes read
 
 
 async def engine_facts(
@@ -66,12 +81,19 @@ async def many_engine_facts(
 
 
 def _cached_facts(cached: bytes | str | None, principal: Principal, noun: str) -> dict[str, Any] | None:
-    """The cached facts, unless absent or cached for another scope or kind of engine."""
+    """The cached facts, unless absent, cached for another scope or kind of engine, or of another shape."""
     if cached is None:
         return None
-    facts: dict[str, Any] = msgspec.json.decode(cached)
-    if facts["scope"] == [principal.tenant_id, principal.mode, principal.brand_id] and facts["kind"] == noun:
-        return facts
+    try:
+        facts = _FACTS.decode(cached)
+    except msgspec.DecodeError:  # of another shape, so read again
+        return None
+    if (
+        facts["scope"] == [principal.tenant_id, principal.mode, principal.brand_id]
+        and facts["kind"] == noun
+        and all(name in facts for name in _NEEDED.get(noun, ()))
+    ):
+        return dict(facts)
     return None
 
 

@@ -7,7 +7,9 @@ import random
 from decimal import Decimal
 
 import httpx
+import redis
 
+from models.engines import engine_cache_key
 from tests.support.api import Operator, provision
 from tests.support.load import post_many
 from tests.support.processes import wait_until
@@ -40,6 +42,31 @@ def test_contributions_grow_the_pool_exactly_once_per_wager(operator: Operator) 
     wait_until(lambda: _pool(operator, jackpot["id"]) == Decimal("101.305"), what="contributions")
     rows = operator.client.get(f"/v1/jackpots/{jackpot['id']}/contributions").json()["data"]
     assert sorted(row["source_wager_id"] for row in rows) == ["w1", "w2", "w3"]
+
+
+def test_cached_facts_in_a_shape_this_version_does_not_read_are_looked_up_again(
+    stack: Stack, operator: Operator
+) -> None:
+    """As after an upgrade that changed what the API caches of an engine: the entry is read again."""
+    username = operator.player()
+    jackpot = _jackpot(operator)
+    cache = redis.Redis.from_url(stack.redis_url)
+    entry = engine_cache_key(str(jackpot["id"]))
+
+    def contribute(wager: str) -> httpx.Response:
+        body = {"user_id": username, "source_wager_id": wager, "amount": "1.00"}
+        return operator.client.post(f"/v1/jackpots/{jackpot['id']}/contribute", json=body)
+
+    assert contribute("w0").status_code == 202
+    facts = json.loads(cache.get(entry) or b"null")
+    assert facts["currency"] == "USD"
+    shapes = [{name: value for name, value in facts.items() if name != "currency"}, {"engine": "old"}, [1, 2]]
+    for number, shape in enumerate(shapes, 1):
+        cache.set(entry, json.dumps(shape), ex=60)
+        accepted = contribute(f"w{number}")
+        assert accepted.status_code == 202, accepted.text
+        assert json.loads(cache.get(entry) or b"null") == facts  # cached again, in this version's shape
+    wait_until(lambda: _pool(operator, jackpot["id"]) == Decimal("104.00"), what="contributions")
 
 
 def test_thousand_concurrent_contributions_with_replays_are_exact(stack: Stack, operator: Operator) -> None:
