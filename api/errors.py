@@ -49,7 +49,7 @@ def problem(
 
 
 def domain_problem(error: errors.DomainError) -> Response[dict[str, Any]]:
-    status = STATUS_BY_ERROR.get(type(error), 400)
+    status = next((STATUS_BY_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_BY_ERROR), 400)
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}

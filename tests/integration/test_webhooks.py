@@ -166,6 +166,7 @@ def test_subscription_lifecycle(sandbox: Operator) -> None:
         "https://localhost/hook",
         "https://10.1.2.3/h",
         "https://169.254.169.254/",
+        "https://nothing.invalid/hook",
     ],
 )
 def test_live_subscriptions_refuse_unsafe_urls(operator: Operator, url: str) -> None:
