@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, inspect, or_
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -49,8 +49,14 @@ def page(limit: int | None, cursor: str | None, since: datetime | None = None, u
             moment, key = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))
             after = (datetime.fromisoformat(moment), key)
         except (ValueError, TypeError, UnicodeDecodeError):
-            raise InvalidInput("not a cursor this API returned", field="cursor") from None
+            raise _not_a_cursor() from None
+        if after[0].tzinfo is None:
+            raise _not_a_cursor()
     return Page(limit or DEFAULT_LIMIT, after, since, until)
+
+
+def _not_a_cursor() -> InvalidInput:
+    return InvalidInput("not a cursor this API returned", field="cursor")
 
 
 def window(query: Q, created: Column, key: Column, page: Page) -> Q:
@@ -61,8 +67,17 @@ def window(query: Q, created: Column, key: Column, page: Page) -> Q:
         query = query.where(created < page.until)
     if page.after is not None:
         moment, last = page.after
+        if not _fits(last, inspect(key).type.python_type):
+            raise _not_a_cursor()
         query = query.where(or_(created < moment, and_(created == moment, key < last)))
     return query.order_by(created.desc(), key.desc()).limit(page.limit + 1)
+
+
+def _fits(value: Any, python_type: type) -> bool:
+    """Whether a cursor's *value* can be compared with a key column of *python_type* (ids are strings)."""
+    if python_type is int:
+        return type(value) is int and -(2**63) <= value < 2**63
+    return type(value) is str
 
 
 def listing(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import httpx
 import pytest
 
@@ -70,6 +73,27 @@ def test_pagination_parameters_are_checked(operator: Operator) -> None:
     assert operator.client.get(f"/v1/players/{username}/ledger", params={"limit": 0}).status_code == 422
     assert operator.client.get(f"/v1/players/{username}/ledger", params={"limit": "many"}).status_code == 400
     assert operator.client.get(f"/v1/players/{username}/ledger", params={"cursor": "!!"}).status_code == 422
+
+
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_a_cursor_this_api_did_not_return_is_refused(operator: Operator) -> None:
+    """Postings are keyed by number, transactions by id: a key of the other type is refused too."""
+    username = operator.player()
+    postings, transactions = f"/v1/players/{username}/ledger", "/v1/ledger/transactions"
+    moment = "2025-05-19T20:14:33Z"
+    forged = [(listing, ["2025-05-19T20:14:33", 7]) for listing in (postings, transactions)]  # no time zone
+    forged += [(listing, [moment, key]) for listing in (postings, transactions) for key in (True, {"id": 7}, None)]
+    forged += [(listing, value) for listing in (postings, transactions) for value in ([moment], moment, 7)]
+    forged += [(postings, [moment, "7"]), (postings, [moment, 10**30]), (transactions, [moment, 7])]
+    for listing, value in forged:
+        refused = operator.client.get(listing, params={"cursor": _cursor(value)})
+        assert refused.status_code == 422, (listing, value, refused.text)
+        assert refused.json()["errors"][0]["field"] == "cursor"
+    for listing, value in ((postings, [moment, 7]), (transactions, [moment, "7"])):
+        assert operator.client.get(listing, params={"cursor": _cursor(value)}).status_code == 200
 
 
 def test_health_and_readiness(stack: Stack) -> None:
