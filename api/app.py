@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -26,8 +27,15 @@ from api.routes import (
     tournaments,
     webhooks,
 )
+from api.schemas import refuse_nul
 from api.state import lifespan
 from config import Settings, SettingsError, get_settings
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """Every route: the key, for those that take one (``require_key``); then no NUL in its parameters."""
+    await require_key(request)
+    refuse_nul(request)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -66,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             operations.show,
         ],
         dependencies={"principal": Provide(provide_principal)},
-        before_request=require_key,
+        before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan(settings)],
         request_max_body_size=settings.max_body_bytes,

@@ -1,22 +1,30 @@
-"""Request bodies. Unknown fields are refused, and every constraint names its field when broken."""
+"""Request bodies and parameters. Unknown fields are refused, and every constraint names its field when broken.
+
+No string takes a NUL character: PostgreSQL's text cannot hold one, so that neither database is given
+one; the bodies' free text by its types' pattern, the path and query parameters by ``refuse_nul``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar import Request
 from msgspec import Meta
 
+from models.errors import InvalidInput
+
+TEXT = r"^[^\x00]+$"
 Slug = Annotated[
     str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lowercase letters, digits, dashes")
 ]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
 Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")]
 ClientSeed = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$")]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 Scope = Literal[
     "*",
@@ -67,13 +75,13 @@ class KeyCreate(Body):
 class PlayerCreate(Body):
     username: Username
     email: Email | None = None
-    external_ref: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    external_ref: Annotated[str, Meta(min_length=1, max_length=255, pattern=TEXT)] | None = None
     country_code: CountryCode | None = None
     idempotency_key: IdempotencyKey | None = None
 
 
 class Segment(Body):
-    label: Annotated[str, Meta(min_length=1, max_length=64)]
+    label: Annotated[str, Meta(min_length=1, max_length=64, pattern=TEXT)]
     asset: Asset
     amount: Amount
     weight: Annotated[int, Meta(ge=1, le=10**9)]
@@ -191,20 +199,33 @@ class JourneyEventRequest(Body):
     idempotency_key: IdempotencyKey | None = None
 
 
-EventPattern = Annotated[str, Meta(min_length=1, max_length=64)]
+EventPattern = Annotated[str, Meta(min_length=1, max_length=64, pattern=TEXT)]
+Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=TEXT)]
 
 
 class WebhookCreate(Body):
-    url: Annotated[str, Meta(min_length=1, max_length=2048)]
+    url: Url
     events: Annotated[list[EventPattern], Meta(min_length=1, max_length=32)]
     idempotency_key: IdempotencyKey | None = None
 
 
 class WebhookPatch(Body):
-    url: Annotated[str, Meta(min_length=1, max_length=2048)] | None = None
+    url: Url | None = None
     events: Annotated[list[EventPattern], Meta(min_length=1, max_length=32)] | None = None
     status: Literal["active", "paused"] | None = None
 
 
 class RedeliverRequest(Body):
     since: Moment
+
+
+def refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """Refuse a path or query parameter holding a NUL character, naming it."""
+    if "\x00" in request.scope["path"]:
+        for name, value in request.path_params.items():
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidInput("must not contain a NUL character", field=name)
+    if b"%00" in request.scope["query_string"]:
+        for name, value in request.query_params.multi_items():
+            if "\x00" in name or "\x00" in value:
+                raise InvalidInput("must not contain a NUL character", field=name)

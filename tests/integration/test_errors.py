@@ -96,6 +96,33 @@ def test_a_cursor_this_api_did_not_return_is_refused(operator: Operator) -> None
         assert operator.client.get(listing, params={"cursor": _cursor(value)}).status_code == 200
 
 
+def test_a_nul_character_is_refused_wherever_it_comes(stack: Stack, admin: httpx.Client, operator: Operator) -> None:
+    """PostgreSQL's text cannot hold one: in a body, a path or a query it is a 4xx naming its field, on
+    either database, and nothing is written."""
+    nul = "a\x00b"
+    prizes = [{"label": "small", "asset": "WINZ", "amount": 1, "weight": 1}]
+    sent = [
+        ("POST", "/v1/lootbox", {"name": nul, "prize_table": prizes}, "name"),
+        ("POST", "/v1/lootbox", {"name": "box", "prize_table": [{**prizes[0], "label": nul}]}, "prize_table"),
+        ("POST", "/v1/jackpots", {"name": nul, "currency": "USD", "seed_amount": "1"}, "name"),
+        ("POST", "/v1/players", {"username": "nul1", "email": f"{nul}@example.com"}, "email"),
+        ("POST", "/v1/players", {"username": "nul2", "external_ref": nul}, "external_ref"),
+        ("POST", "/v1/webhooks", {"url": f"https://93.184.215.14/{nul}", "events": ["*"]}, "url"),
+        ("GET", "/v1/players/a%00b", None, "username"),
+        ("GET", "/v1/lootbox/a%00b", None, "engine_id"),
+        ("GET", "/v1/ledger/transactions?kind=a%00b", None, "kind"),
+    ]
+    for method, path, body, field in sent:
+        refused = operator.client.request(method, path, json=body)
+        assert 400 <= refused.status_code < 500, (path, body, refused.text)
+        assert field in refused.text, (path, body, refused.text)
+    refused = admin.get("/tenants/a%00b")
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "slug", refused.text
+    for listing in ("/v1/lootbox", "/v1/jackpots", "/v1/webhooks"):
+        assert operator.client.get(listing).json()["data"] == []
+    assert operator.client.get("/v1/players/nul1").status_code == 404
+
+
 def test_health_and_readiness(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{stack.url}/ready")
