@@ -18,6 +18,7 @@ from sqlalchemy import and_, inspect, or_
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql import ColumnElement, Select
 
+from api.schemas import in_utc
 from models.base import iso
 from models.errors import InvalidInput
 
@@ -41,8 +42,11 @@ def page(limit: int | None, cursor: str | None, since: datetime | None = None, u
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
     for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
             raise InvalidInput("needs a time zone, e.g. 2025-05-19T20:14:33Z", field=name)
+        in_utc(moment, name)
     after = None
     if cursor:
         try:
@@ -52,6 +56,7 @@ def page(limit: int | None, cursor: str | None, since: datetime | None = None, u
             raise _not_a_cursor() from None
         if after[0].tzinfo is None:
             raise _not_a_cursor()
+        in_utc(after[0], "cursor")
     return Page(limit or DEFAULT_LIMIT, after, since, until)
 
 

@@ -6,7 +6,7 @@ one; the bodies' free text by its types' pattern, the path and query parameters 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -115,7 +115,7 @@ class OpenRequest(Body):
 
 
 SourceId = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")]
-Moment = Annotated[datetime, Meta(tz=True)]
+Moment = Annotated[datetime, Meta(tz=True)]  # checked by ``in_utc`` in its struct's ``__post_init__``
 Trigger = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -125,6 +125,10 @@ class RaffleCreate(Body):
     prize_winz: Winz
     draw_at: Moment | None = None
     idempotency_key: IdempotencyKey | None = None
+
+    def __post_init__(self) -> None:
+        if self.draw_at is not None:
+            in_utc(self.draw_at, "draw_at")
 
 
 class EnterRequest(Body):
@@ -170,6 +174,10 @@ class TournamentCreate(Body):
     ends_at: Moment
     prizes: Annotated[list[PrizeBand], Meta(min_length=1, max_length=100)]
     idempotency_key: IdempotencyKey | None = None
+
+    def __post_init__(self) -> None:
+        in_utc(self.starts_at, "starts_at")
+        in_utc(self.ends_at, "ends_at")
 
 
 class ScoreRequest(Body):
@@ -217,6 +225,17 @@ class WebhookPatch(Body):
 
 class RedeliverRequest(Body):
     since: Moment
+
+    def __post_init__(self) -> None:
+        in_utc(self.since, "since")
+
+
+def in_utc(moment: datetime, field: str) -> None:
+    """Refuse a moment with a time zone that falls outside the years 1 to 9999 once in UTC."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("out of range once in UTC (years 1 to 9999)", field=field) from None
 
 
 def refuse_nul(request: Request[Any, Any, Any]) -> None:

@@ -123,6 +123,28 @@ def test_a_nul_character_is_refused_wherever_it_comes(stack: Stack, admin: httpx
     assert operator.client.get("/v1/players/nul1").status_code == 404
 
 
+def test_a_moment_outside_the_years_utc_can_hold_is_refused(operator: Operator) -> None:
+    """Year 1 at +14:00 and year 9999 at -14:00 have a zone, but no UTC time to be stored or compared as."""
+    early, late, now = "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2025-01-01T00:00:00Z"
+    tournament = {"name": "t", "prizes": [{"rank_from": 1, "rank_to": 1, "prize_winz": 10}]}
+    sent = [
+        ("/v1/tournaments", {**tournament, "starts_at": early, "ends_at": now}, "starts_at"),
+        ("/v1/tournaments", {**tournament, "starts_at": now, "ends_at": late}, "ends_at"),
+        ("/v1/raffles", {"name": "r", "ticket_cost_winz": 1, "prize_winz": 10, "draw_at": late}, "draw_at"),
+        ("/v1/webhooks/unknown/redeliver", {"since": early}, "since"),  # the body is read before the lookup
+    ]
+    for path, body, field in sent:
+        refused = operator.client.post(path, json=body)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == field, (body, refused.text)
+    for name, moment in (("since", early), ("until", late)):
+        refused = operator.client.get("/v1/ledger/transactions", params={name: moment})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == name, refused.text
+    refused = operator.client.get("/v1/ledger/transactions", params={"cursor": _cursor([early, "x"])})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "cursor", refused.text
+    for listing in ("/v1/raffles", "/v1/tournaments"):
+        assert operator.client.get(listing).json()["data"] == []
+
+
 def test_health_and_readiness(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{stack.url}/ready")
