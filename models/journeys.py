@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint, bindparam, update
+from sqlalchemy import JSON, BigInteger, UniqueConstraint, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -29,7 +29,7 @@ from models.webhooks import Announcement, emit_events
 class Journey(EngineColumns, table=True):
     __tablename__ = "journeys"
     steps: list[dict[str, Any]] = Field(sa_type=JSON, nullable=False)
-    reward_winz: int = Field(default=0)
+    reward_winz: int = Field(default=0, sa_type=BigInteger)
 
 
 class JourneyProgress(SQLModel, table=True):

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, func
+from sqlalchemy import JSON, BigInteger, bindparam, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -39,7 +39,7 @@ MINI_GAME_KINDS = frozenset({"wheel", "scratch", "pick"})
 
 class PrizeEngineColumns(EngineColumns):
     prize_table: list[dict[str, Any]] = Field(sa_type=JSON, nullable=False)
-    cost_winz: int = Field(default=0)
+    cost_winz: int = Field(default=0, sa_type=BigInteger)
     cooldown_s: int = Field(default=0)
 
 
@@ -65,7 +65,7 @@ class PrizeDrawColumns(SQLModel):
     segment_label: str = Field(max_length=64)
     asset: str = Field(max_length=8)
     amount: str = Field(max_length=40)
-    cost_winz: int
+    cost_winz: int = Field(sa_type=BigInteger)
     server_seed: str = Field(max_length=64)
     server_seed_hash: str = Field(max_length=64)
     client_seed: str = Field(max_length=128)

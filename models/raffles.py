@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, update
+from sqlalchemy import BigInteger, UniqueConstraint, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -32,12 +32,12 @@ DRAW = "raffle.draw"
 
 class Raffle(EngineColumns, table=True):
     __tablename__ = "raffles"
-    ticket_cost_winz: int
-    prize_winz: int
+    ticket_cost_winz: int = Field(sa_type=BigInteger)
+    prize_winz: int = Field(sa_type=BigInteger)
     draw_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     server_seed: str = Field(max_length=64)
     server_seed_hash: str = Field(max_length=64)
-    total_tickets: int = Field(default=0)
+    total_tickets: int = Field(default=0, sa_type=BigInteger)
     # status: active (open for entries), paused, archived, completed (drawn)
 
 
@@ -49,9 +49,9 @@ class RaffleEntry(SQLModel, table=True):
     player_id: str = Field(foreign_key="players.id", max_length=36)
     username: str = Field(max_length=64)
     tickets: int
-    first_ticket: int
-    last_ticket: int
-    cost_winz: int
+    first_ticket: int = Field(sa_type=BigInteger)
+    last_ticket: int = Field(sa_type=BigInteger)
+    cost_winz: int = Field(sa_type=BigInteger)
     created_at: datetime = created_field()
 
 
@@ -60,8 +60,8 @@ class RaffleDraw(SQLModel, table=True):
     id: str = id_field()
     raffle_id: str = Field(foreign_key="raffles.id", max_length=36, unique=True)
     winner_username: str = Field(max_length=64)
-    winning_ticket_idx: int
-    total_tickets: int
+    winning_ticket_idx: int = Field(sa_type=BigInteger)
+    total_tickets: int = Field(sa_type=BigInteger)
     entries_hash: str = Field(max_length=64)
     client_seed: str = Field(max_length=128)
     created_at: datetime = created_field()

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from models.verify import verify_draw
-from tests.support.api import Operator, grant
+from tests.support.api import PRIZES, Operator, grant
 from tests.support.load import post_many
 from tests.support.processes import wait_until
 from tests.support.stack import Stack
@@ -56,6 +56,29 @@ def test_entries_are_numbered_and_the_draw_is_verifiable(operator: Operator) -> 
     assert operator.balance(winner) == (70 if winner == alice else 80) + 500
 
 
+def test_winz_past_32_bits_are_charged_and_paid_exactly(operator: Operator) -> None:
+    """The API takes amounts up to 10^12 WINZ: every column they land in holds them, on either database."""
+    trillion = 10**12
+    alice = operator.player()
+    grant(operator, alice, 3 * trillion)
+    raffle = _raffle(operator, ticket_cost_winz=trillion, prize_winz=trillion)
+    entered = operator.client.post(f"/v1/raffles/{raffle['id']}/enter", json={"user_id": alice, "tickets": 3})
+    assert entered.status_code == 201 and entered.json()["cost_winz"] == 3 * trillion, entered.text
+    assert operator.balance(alice) == 0
+    drawn = operator.client.post(f"/v1/raffles/{raffle['id']}/draw")
+    assert drawn.status_code == 201 and drawn.json()["prize_winz"] == trillion, drawn.text
+    one = [{"label": "one", "asset": "WINZ", "amount": 1, "weight": 1}]
+    box = operator.lootbox(cost_winz=trillion, prize_table=one)
+    opened = operator.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": alice})
+    assert opened.status_code == 201, opened.text
+    assert operator.balance(alice) == 1
+    game = {"name": "Wheel", "kind": "wheel", "prize_table": PRIZES, "cost_winz": trillion}
+    assert operator.client.post("/v1/mini-games", json=game).json()["cost_winz"] == trillion
+    steps = [{"trigger": "deposit", "count": 1}]
+    journey = {"name": "Big", "steps": steps, "reward_winz": trillion}
+    assert operator.client.post("/v1/journeys", json=journey).json()["reward_winz"] == trillion
+
+
 def test_default_client_seed_is_the_raffle_id(operator: Operator) -> None:
     username = operator.player()
     raffle = _raffle(operator, ticket_cost_winz=0)
@@ -90,7 +113,7 @@ def test_concurrent_entries_never_overdraw(stack: Stack, operator: Operator) -> 
         ],
         operator.key,
     )
-    statuses = [response.status_code for response in responses]
+    statuses = [operator.outcome(response) for response in responses]
     assert statuses.count(201) == 50 and statuses.count(402) == 150
     assert operator.balance(username) == 0
     assert operator.client.get(f"/v1/raffles/{raffle['id']}").json()["total_tickets"] == 50

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.processes import wait_until
+
 PRIZES = [
     {"label": "small", "asset": "WINZ", "amount": 100, "weight": 70},
     {"label": "big", "asset": "WINZ", "amount": 1500, "weight": 30},
@@ -37,6 +39,16 @@ class Operator:
 
     def balance(self, username: str, asset: str = "WINZ") -> Any:
         return self.client.get(f"/v1/players/{username}").json()["balances"].get(asset, 0)
+
+    def outcome(self, response: httpx.Response) -> int:
+        """The status of a draw's outcome: a 202 (the API stopped waiting for the worker, as it may on a
+        busy machine) is followed to its operation, whose 200 stands for the 201 it would have answered."""
+        if response.status_code != 202:
+            return response.status_code
+        url = response.json()["url"]
+        wait_until(lambda: self.client.get(url).status_code != 202, what="the operation's outcome")
+        polled = self.client.get(url)
+        return 201 if polled.status_code == 200 else polled.status_code
 
 
 def provision(admin: httpx.Client, base_url: str, *, mode: str = "live", scopes: list[str] | None = None) -> Operator:
