@@ -100,9 +100,9 @@ async def create_player(
         server_seed=seed,
         server_seed_hash=seed_hash(seed),
     )
-    session.add(player)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # added inside: ``begin_nested`` flushes what is pending before it
+            session.add(player)
             await session.flush()
     except IntegrityError:  # created by a concurrent request: that one is the player
         existing = await find_player(session, principal, username)

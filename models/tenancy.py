@@ -118,16 +118,18 @@ async def create_tenant(
         raise InvalidInput("must be plug_in or white_label", field="service_mode")
     tenant = Tenant(slug=slug, name=name or slug, service_mode=service_mode)
     brand = Brand(tenant_id=tenant.id, slug=brand_slug, name=brand_name or brand_slug)
-    session.add(tenant)
-    await _flush_unique(session, f"tenant {slug!r} already exists", "slug")
+    await _add_unique(session, tenant, f"tenant {slug!r} already exists", "slug")
     session.add(brand)
     await session.flush()
     return tenant, brand
 
 
-async def _flush_unique(session: AsyncSession, message: str, field: str) -> None:
+async def _add_unique(session: AsyncSession, row: SQLModel, message: str, field: str) -> None:
+    """Insert *row* in a savepoint, a taken unique key raising ``Conflict``; the row is added inside it, as
+    ``begin_nested`` flushes what is pending before its ``SAVEPOINT``."""
     try:
         async with session.begin_nested():
+            session.add(row)
             await session.flush()
     except IntegrityError:
         raise Conflict(message, field=field) from None
@@ -171,8 +173,7 @@ async def list_tenants(session: AsyncSession) -> list[tuple[Tenant, list[Brand]]
 async def add_brand(session: AsyncSession, tenant_slug: str, *, slug: str, name: str | None) -> Brand:
     tenant = await get_tenant(session, tenant_slug)
     brand = Brand(tenant_id=tenant.id, slug=slug, name=name or slug)
-    session.add(brand)
-    await _flush_unique(session, f"brand {slug!r} already exists for {tenant_slug!r}", "slug")
+    await _add_unique(session, brand, f"brand {slug!r} already exists for {tenant_slug!r}", "slug")
     return brand
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
 import pytest
 import redis
@@ -9,7 +11,8 @@ import redis
 from api.auth import cache_key
 from models.tenancy import hash_key
 from tests.support.api import issue, provision
-from tests.support.stack import Stack
+from tests.support.load import post_many
+from tests.support.stack import ADMIN_TOKEN, Stack
 
 
 def test_me_describes_the_key(stack: Stack, admin: httpx.Client) -> None:
@@ -88,7 +91,19 @@ def test_tenant_admin_refuses_duplicates_and_bad_input(stack: Stack, admin: http
     brand = admin.post(f"/tenants/{operator.slug}/keys", json={"brand": "ghost", "mode": "live"})
     assert brand.status_code == 404
     assert admin.post(f"/tenants/{operator.slug}/brands", json={"slug": "second"}).status_code == 201
+    assert admin.post(f"/tenants/{operator.slug}/brands", json={"slug": "second"}).status_code == 409
     assert issue(admin, stack.url, operator.slug).client.get("/v1/me").status_code == 200
+
+
+def test_concurrent_creates_of_one_slug_make_one_tenant_and_one_brand(stack: Stack, admin: httpx.Client) -> None:
+    bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
+    slug = "race-" + secrets.token_hex(4)
+    tenant = {"slug": slug, "service_mode": "plug_in", "brand": {"slug": slug}}
+    for path, body in (("/tenants", tenant), (f"/tenants/{slug}/brands", {"slug": "second"})):
+        answers = post_many([(bases[i % 2] + path, body) for i in range(16)], ADMIN_TOKEN)
+        assert sorted(answer.status_code for answer in answers) == [201] + [409] * 15, [a.text for a in answers]
+        assert {answer.json()["errors"][0]["field"] for answer in answers if answer.status_code == 409} == {"slug"}
+    assert [brand["slug"] for brand in admin.get(f"/tenants/{slug}").json()["brands"]] == [slug, "second"]
 
 
 def test_keys_are_stored_hashed(stack: Stack, admin: httpx.Client) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
 import pytest
 
 from tests.support.api import Operator, issue
+from tests.support.load import post_many
 from tests.support.stack import Stack
 
 
@@ -18,6 +21,22 @@ def test_create_then_same_username_returns_the_existing_player(operator: Operato
     assert again.json()["id"] == created.json()["id"] and again.json()["email"] == "sv7@example.com"
     shown = operator.client.get("/v1/players/StarlordV7").json()
     assert shown["balances"] == {} and shown["country_code"] == "US"
+
+
+def test_concurrent_creates_of_one_username_on_both_api_processes_make_one_player(
+    stack: Stack, operator: Operator
+) -> None:
+    bases = [f"http://127.0.0.1:{port}" for port in stack.ports]
+    plain = {"username": "racer_" + secrets.token_hex(4)}
+    answers = post_many([(f"{bases[i % 2]}/v1/players", plain) for i in range(20)], operator.key)
+    assert sorted(answer.status_code for answer in answers) == [200] * 19 + [201], [a.text for a in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+
+    keyed = {"username": "racer_" + secrets.token_hex(4), "idempotency_key": secrets.token_hex(8)}
+    answers = post_many([(f"{bases[i % 2]}/v1/players", keyed) for i in range(20)], operator.key)
+    assert {answer.status_code for answer in answers} == {201}, [a.text for a in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert sum(answer.headers.get("Idempotent-Replayed") != "true" for answer in answers) == 1
 
 
 @pytest.mark.parametrize(
