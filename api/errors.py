@@ -70,13 +70,16 @@ def _field_of(item: dict[str, Any]) -> str:
     return key
 
 
+def _message_of(item: dict[str, Any]) -> str:
+    message = _PATH_IN_MESSAGE.sub("", str(item.get("message", "")))
+    if item.get("source") == "body" and message == repr(item.get("key")):  # no body at all: Litestar's KeyError
+        return "a JSON body is required"
+    return message
+
+
 def validation_problem(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    fields = [
-        {"field": _field_of(item), "message": _PATH_IN_MESSAGE.sub("", str(item.get("message", "")))}
-        for item in extra
-        if isinstance(item, dict)
-    ]
+    fields = [{"field": _field_of(item), "message": _message_of(item)} for item in extra if isinstance(item, dict)]
     detail = fields[0]["field"] + ": " + fields[0]["message"] if fields else str(exc.detail)
     return problem(
         400,

@@ -55,6 +55,13 @@ def test_bad_open_requests_name_the_field(operator: Operator, body: dict[str, ob
     assert operator.balance(username) == 0
 
 
+def test_a_write_without_a_body_is_told_it_needs_one(operator: Operator) -> None:
+    for path in ("/v1/players", "/v1/lootbox", "/v1/events/batch"):
+        response = operator.client.post(path, content=b"", headers={"content-type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"] == [{"field": "body", "message": "a JSON body is required"}]
+
+
 def test_oversized_body_is_413(operator: Operator) -> None:
     response = operator.client.post("/v1/players", content=b'{"username": "' + b"a" * 2_000_000 + b'"}')
     assert response.status_code == 413
