@@ -85,6 +85,17 @@ def _fits(value: Any, python_type: type) -> bool:
     return type(value) is str
 
 
+def cut(
+    rows: Sequence[Row], page: Page, position: Callable[[Row], tuple[datetime, Any]]
+) -> tuple[Sequence[Row], str | None]:
+    """The page's rows from the up to ``limit + 1`` that :func:`window` fetched, and the next page's cursor."""
+    shown = rows[: page.limit]
+    if len(rows) <= page.limit:
+        return shown, None
+    moment, key = position(shown[-1])
+    return shown, base64.urlsafe_b64encode(json.dumps([iso(moment), key]).encode()).decode().rstrip("=")
+
+
 def listing(
     rows: Sequence[Row],
     page: Page,
@@ -92,9 +103,5 @@ def listing(
     position: Callable[[Row], tuple[datetime, Any]],
 ) -> dict[str, Any]:
     """``{data, next_cursor}`` from the up to ``limit + 1`` rows that :func:`window` fetched."""
-    shown = rows[: page.limit]
-    next_cursor = None
-    if len(rows) > page.limit:
-        moment, key = position(shown[-1])
-        next_cursor = base64.urlsafe_b64encode(json.dumps([iso(moment), key]).encode()).decode().rstrip("=")
+    shown, next_cursor = cut(rows, page, position)
     return {"data": [view(row) for row in shown], "next_cursor": next_cursor}

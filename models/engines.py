@@ -56,17 +56,6 @@ def _engine_by_id(model: type[E]) -> SelectOfScalar[E]:
     )
 
 
-async def list_engine_rows(
-    session: AsyncSession, model: type[E], *, tenant_id: str, mode: str, brand_id: str
-) -> list[E]:
-    rows = await session.execute(
-        select(model)
-        .where(model.tenant_id == tenant_id, model.mode == mode, model.brand_id == brand_id)
-        .order_by(col(model.created_at).desc())
-    )
-    return list(rows.scalars())
-
-
 def change_engine(
     engine: EngineColumns, *, name: str | None, status: str | None, allowed: frozenset[str] = STATUSES
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -165,9 +166,18 @@ async def list_brands(session: AsyncSession, tenant_id: str) -> list[Brand]:
     return list(rows.scalars())
 
 
+async def brands_of(session: AsyncSession, tenants: Sequence[Tenant]) -> list[tuple[Tenant, list[Brand]]]:
+    """Each of *tenants* with its brands, read in one statement."""
+    brands: dict[str, list[Brand]] = {tenant.id: [] for tenant in tenants}
+    query = select(Brand).where(col(Brand.tenant_id).in_(list(brands))).order_by(col(Brand.created_at))
+    for brand in (await session.execute(query)).scalars():
+        brands[brand.tenant_id].append(brand)
+    return [(tenant, brands[tenant.id]) for tenant in tenants]
+
+
 async def list_tenants(session: AsyncSession) -> list[tuple[Tenant, list[Brand]]]:
     tenants = list((await session.execute(select(Tenant).order_by(col(Tenant.created_at)))).scalars())
-    return [(tenant, await list_brands(session, tenant.id)) for tenant in tenants]
+    return await brands_of(session, tenants)
 
 
 async def add_brand(session: AsyncSession, tenant_slug: str, *, slug: str, name: str | None) -> Brand:

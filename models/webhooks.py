@@ -170,19 +170,6 @@ async def get_endpoint(session: AsyncSession, *, tenant_id: str, mode: str, endp
     return endpoint
 
 
-async def list_endpoints(session: AsyncSession, *, tenant_id: str, mode: str) -> list[WebhookEndpoint]:
-    rows = await session.execute(
-        select(WebhookEndpoint)
-        .where(
-            WebhookEndpoint.tenant_id == tenant_id,
-            WebhookEndpoint.mode == mode,
-            col(WebhookEndpoint.deleted_at).is_(None),
-        )
-        .order_by(col(WebhookEndpoint.created_at).desc())
-    )
-    return list(rows.scalars())
-
-
 async def update_endpoint(
     session: AsyncSession,
     endpoint: WebhookEndpoint,

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
+from sqlmodel import col, select
 
 from api.auth import app_state, cache_key, require_admin
+from api.pagination import cut, page, window
 from api.responses import Page, answer
 from api.responses.accounts import Brand, IssuedKey, Tenant
 from api.schemas import BrandCreate, KeyCreate, TenantCreate, TenantPatch
 from models import tenancy
+
+
+def _position(tenant: tenancy.Tenant) -> tuple[datetime, str]:
+    return tenant.created_at, tenant.id
 
 
 class TenantController(Controller):
@@ -35,11 +42,21 @@ class TenantController(Controller):
                 )
         return tenancy.tenant_view(tenant, [brand])
 
-    @get("/", responses=answer(Page[Tenant], "every tenant, on one page"))
-    async def list(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    @get("/", responses=answer(Page[Tenant], "tenants with their brands, newest first"))
+    async def list(
+        self,
+        request: Request[Any, Any, Any],
+        limit: int | None = None,
+        cursor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        paging = page(limit, cursor, since, until)
+        query = window(select(tenancy.Tenant), col(tenancy.Tenant.created_at), col(tenancy.Tenant.id), paging)
         async with app_state(request).db.reader() as session:
-            tenants = await tenancy.list_tenants(session)
-        return {"data": [tenancy.tenant_view(tenant, brands) for tenant, brands in tenants], "next_cursor": None}
+            shown, next_cursor = cut(list((await session.execute(query)).scalars()), paging, _position)
+            tenants = await tenancy.brands_of(session, shown)
+        return {"data": [tenancy.tenant_view(tenant, brands) for tenant, brands in tenants], "next_cursor": next_cursor}
 
     @get("/{slug:str}", responses=answer(Tenant, "the tenant with its brands"))
     async def show(self, request: Request[Any, Any, Any], slug: str) -> dict[str, Any]:

@@ -15,13 +15,13 @@ from sqlmodel import col, select
 from actors.events import apply_events_actor
 from api.auth import app_state
 from api.enqueue import Job, claim_and_enqueue
-from api.pagination import listing, page, window
+from api.pagination import cut, listing, page, window
 from api.responses import Page, answer
 from api.schemas import EnginePatch
 from api.state import AppState
 from api.writes import write_once
 from models.base import new_id
-from models.engines import E, change_engine, engine_cache_key, get_engine_row, list_engine_rows
+from models.engines import E, change_engine, engine_cache_key, get_engine_row
 from models.redis_client import digest_key
 from models.tenancy import Principal
 
@@ -42,12 +42,24 @@ def engine_handlers(
         opt={"scope": "engines:read"},
         tags=[noun],
         summary=f"List {noun}s",
-        responses=answer(Page[shape], f"every {noun} of the brand, on one page"),
+        responses=answer(Page[shape], f"the brand's {noun}s, newest first"),
     )
-    async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+    async def index(
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        limit: int | None = None,
+        cursor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        paging = page(limit, cursor, since, until)
+        query = select(model).where(
+            model.tenant_id == principal.tenant_id, model.mode == principal.mode, model.brand_id == principal.brand_id
+        )
         async with app_state(request).db.reader() as session:
-            rows = await list_engine_rows(session, model, **scope(principal))
-            return {"data": [await view(session, row) for row in rows], "next_cursor": None}
+            found = (await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars()
+            shown, next_cursor = cut(list(found), paging, lambda row: (row.created_at, row.id))
+            return {"data": [await view(session, row) for row in shown], "next_cursor": next_cursor}
 
     @get(
         "/{engine_id:str}",

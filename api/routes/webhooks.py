@@ -25,12 +25,12 @@ from models.urlguard import check_url
 from models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
+    WebhookEndpoint,
     WebhookEvent,
     create_endpoint,
     delivery_view,
     endpoint_view,
     get_endpoint,
-    list_endpoints,
     rotate_secret,
     update_endpoint,
 )
@@ -62,11 +62,25 @@ async def create(
     )
 
 
-@get("/v1/webhooks", opt=SCOPE, tags=["webhooks"], responses=answer(Page[Subscription], "every subscription"))
-async def index(request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+@get("/v1/webhooks", opt=SCOPE, tags=["webhooks"], responses=answer(Page[Subscription], "subscriptions, newest first"))
+async def index(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    limit: int | None = None,
+    cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    paging = page(limit, cursor, since, until)
+    live = select(WebhookEndpoint).where(
+        WebhookEndpoint.tenant_id == principal.tenant_id,
+        WebhookEndpoint.mode == principal.mode,
+        col(WebhookEndpoint.deleted_at).is_(None),
+    )
+    query = window(live, col(WebhookEndpoint.created_at), col(WebhookEndpoint.id), paging)
     async with app_state(request).db.reader() as session:
-        endpoints = await list_endpoints(session, tenant_id=principal.tenant_id, mode=principal.mode)
-    return {"data": [endpoint_view(endpoint) for endpoint in endpoints], "next_cursor": None}
+        found = list((await session.execute(query)).scalars())
+    return listing(found, paging, endpoint_view, lambda endpoint: (endpoint.created_at, endpoint.id))
 
 
 @get("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], responses=answer(Subscription, "the subscription"))

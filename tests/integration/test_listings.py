@@ -6,7 +6,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.support.api import PRIZES, Operator
+import httpx
+
+from tests.support.api import PRIZES, Operator, provision
+from tests.support.stack import Stack
 
 
 def _all_pages(operator: Operator, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -34,6 +37,28 @@ def test_opens_listing_filters_and_paginates(operator: Operator) -> None:
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert operator.client.get(f"/v1/lootbox/{box['id']}/opens", params={"since": future}).json()["data"] == []
     assert operator.client.get(f"/v1/lootbox/{box['id']}/opens", params={"since": "yesterday"}).status_code == 400
+
+
+def test_engines_subscriptions_and_tenants_are_listed_a_page_at_a_time(
+    stack: Stack, admin: httpx.Client, operator: Operator
+) -> None:
+    boxes = [operator.lootbox(name=f"box {n}")["id"] for n in range(5)]
+    assert [row["id"] for row in _all_pages(operator, "/v1/lootbox", limit=2)] == boxes[::-1]
+    first = operator.client.get("/v1/lootbox", params={"limit": 3}).json()
+    assert len(first["data"]) == 3 and first["next_cursor"] is not None
+    assert operator.client.get("/v1/lootbox", params={"limit": 501}).status_code == 422
+    sandbox = provision(admin, stack.url, mode="test")
+    made = [
+        sandbox.client.post("/v1/webhooks", json={"url": f"http://127.0.0.1:9/{n}", "events": ["*"]}).json()["id"]
+        for n in range(3)
+    ]
+    assert sandbox.client.delete(f"/v1/webhooks/{made[1]}").status_code == 204
+    assert [row["id"] for row in _all_pages(sandbox, "/v1/webhooks", limit=1)] == [made[2], made[0]]
+    newest = [provision(admin, stack.url).slug for _ in range(3)][::-1]
+    tenants = admin.get("/tenants", params={"limit": 2}).json()
+    assert [tenant["slug"] for tenant in tenants["data"]] == newest[:2]
+    following = admin.get("/tenants", params={"limit": 2, "cursor": tenants["next_cursor"]}).json()
+    assert following["data"][0]["slug"] == newest[2] and following["data"][0]["brands"][0]["slug"] == newest[2]
 
 
 def test_stats_compare_outcomes_with_weights(operator: Operator) -> None:
