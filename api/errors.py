@@ -7,6 +7,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from redis.exceptions import RedisError
@@ -112,9 +113,10 @@ def dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response
 
 
 def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
-    """A transaction the database rolled back because a concurrent one won (SQLSTATE class 40: a deadlock, a
-    serialization failure) is transient: ``503``, retry. Any other database error is a bug (``500``)."""
-    if str(getattr(exc.orig, "sqlstate", None) or "").startswith("40"):
+    """A connection the server dropped mid-request (a restart, a failover) and a transaction the database rolled
+    back because a concurrent one won (SQLSTATE class 40: a deadlock, a serialization failure) are transient:
+    ``503``, retry. Any other database error is a bug (``500``)."""
+    if exc.connection_invalidated or str(getattr(exc.orig, "sqlstate", None) or "").startswith("40"):
         return dependency_down(request, exc)
     return unexpected(request, exc)
 
@@ -138,6 +140,10 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     InterfaceError: dependency_down,
     DBAPIError: database_error,
     ConnectionError: dependency_down,
+    # asyncpg's own, raised unwrapped while the pool opens a connection the server ends at once
+    asyncpg.InterfaceError: dependency_down,
+    asyncpg.PostgresConnectionError: dependency_down,
+    asyncpg.exceptions.OperatorInterventionError: dependency_down,
     RecursionError: too_deep,
     Exception: unexpected,
 }

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import asyncpg
 import msgspec
 from sqlalchemy import ColumnElement, Table, TextClause, any_, bindparam, event, insert, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -208,7 +209,7 @@ class Database:
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
+            self.write_engine = _postgresql_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
             self.read_engine = self.write_engine
         self.inbox_engine = _sqlite_engine(inbox_url(url), immediate=True) if settings.is_sqlite else self.write_engine
         self.autocommit_engine = None if settings.is_sqlite else _autocommit_engine(url)
@@ -286,7 +287,23 @@ async def _once_more_if_dropped(work: Callable[[], Awaitable[T]]) -> T:
 
 def _autocommit_engine(url: str) -> AsyncEngine:
     """A small PostgreSQL pool for ``execute_alone``, its connections in autocommit and not pinged first."""
-    return create_async_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+    return _postgresql_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+
+
+def _postgresql_engine(url: str, **options: Any) -> AsyncEngine:
+    """An engine whose connections count as dropped (``connection_invalidated``, and never handed out again)
+    when the server ends them (SQLSTATE class 08, or 57P: an administrator, a shutdown, a failover) or asyncpg
+    finds one mid-operation after such an end; SQLAlchemy alone counts only a connection already closed."""
+    engine = create_async_engine(url, **options)
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _dropped(context: ExceptionContext) -> None:
+        error = context.original_exception
+        sqlstate = str(getattr(error, "sqlstate", None) or "")
+        if sqlstate.startswith(("08", "57P")) or isinstance(error.__cause__, asyncpg.exceptions.InternalClientError):
+            context.is_disconnect = True
+
+    return engine
 
 
 @asynccontextmanager

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from tests.support.api import Operator
+from tests.support.load import post_each_async, post_many
 from tests.support.processes import wait_until
 from tests.support.stack import Stack
 
@@ -58,3 +62,43 @@ def test_contributions_wait_out_a_locked_database(victim: Stack, tenant: Operato
     )
     rows = tenant.client.get(f"/v1/jackpots/{jackpot}/contributions", params={"limit": 500}).json()["data"]
     assert len(rows) == 50
+
+
+def _drop_connections(database_url: str, stop: threading.Event, dropped: list[int]) -> None:
+    """Terminate every other connection to the stack's database, again and again, as a failover would."""
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        while not stop.is_set():
+            dropped.append(
+                await connection.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            await asyncio.sleep(0.2)
+        await connection.close()
+
+    asyncio.run(drop())
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL's connections; SQLite has none")
+def test_connections_dropped_mid_request_answer_503_and_a_resend_completes(victim: Stack, tenant: Operator) -> None:
+    bases = [f"http://127.0.0.1:{port}" for port in victim.ports]
+    requests = [
+        (f"{bases[i % 2]}/v1/players", {"username": f"dropped{i}", "idempotency_key": f"dropped{i}"})
+        for i in range(300)
+    ]
+    stop, dropped = threading.Event(), list[int]()
+    dropper = threading.Thread(target=_drop_connections, args=(victim.database_url, stop, dropped))
+    dropper.start()
+    try:
+        statuses = asyncio.run(post_each_async(requests, tenant.key, concurrency=16))
+    finally:
+        stop.set()
+        dropper.join()
+    assert sum(dropped) > 0
+    assert set(statuses) <= {201, 503}, Counter(statuses)
+    resent = post_many(requests, tenant.key, concurrency=16)
+    assert {response.status_code for response in resent} == {201}
+    assert len({response.json()["id"] for response in resent}) == len(requests)
