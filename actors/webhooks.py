@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import dramatiq
+import httpcore
 import httpx
 from dramatiq.common import dq_name
 from redis.asyncio import Redis
@@ -30,7 +31,8 @@ from models.errors import InvalidInput
 from models.gathering import Gatherer, per_loop
 from models.redis_client import Lua
 from models.signing import sign
-from models.urlguard import Unresolved, check_url
+from models.tenancy import KEY_MODES
+from models.urlguard import Unresolved, check_url, public_addresses
 from models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -45,20 +47,68 @@ REFUSED = "refused: "
 USER_AGENT = "WOWsino-Webhooks/1"
 
 
-def _new_client() -> httpx.AsyncClient:
-    """The client every delivery of a worker process goes through: making one costs about 20 ms of CPU
-    (its TLS context), and it keeps connections to receivers open between deliveries (one per delivery in
-    flight, up to 100: httpx keeps 20 by default, and closed the others after each POST). Redirects are not
-    followed, and no cookie is kept: a receiver's cookie never goes to another operator's receiver."""
+class _PublicOnly(httpcore.AsyncNetworkBackend):
+    """Connects only to public addresses, those its host name resolves to for this very connection: a name
+    re-pointed at a private address between the check before an attempt and its connection (DNS rebinding)
+    is refused there too. TLS still names the host (SNI, certificate)."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        *others, last = await public_addresses(host)
+        for address in others:
+            try:
+                return await self._backend.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                continue
+        return await self._backend.connect_tcp(str(last), port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks go to hosts")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def _new_client(mode: str, timeout_s: float) -> httpx.AsyncClient:
+    """The client every delivery of a worker process in *mode* goes through: making one costs about 20 ms
+    of CPU (its TLS context), and it keeps connections to receivers open between deliveries (one per
+    delivery in flight, up to 100: httpx keeps 20 by default, and closed the others after each POST). Live
+    ones connect only to public addresses (``_PublicOnly``). Redirects are not followed, and no cookie is
+    kept: a receiver's cookie never goes to another operator's receiver."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    transport = httpx.AsyncHTTPTransport(limits=limits)
+    if mode == "live":  # httpx takes no network backend: its pool is made again with one
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PublicOnly(),
+        )
     return httpx.AsyncClient(
-        timeout=runtime().settings.webhook_timeout_s,
+        timeout=timeout_s,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        transport=transport,
         cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
     )
 
 
-_client = per_loop(_new_client)
+def _client_per_loop(mode: str) -> Callable[[], httpx.AsyncClient]:
+    return per_loop(lambda: _new_client(mode, runtime().settings.webhook_timeout_s))
+
+
+_clients = {mode: _client_per_loop(mode) for mode in KEY_MODES}
 
 
 # KEYS: the webhooks queue's hash, list and bell; ARGV: each message's id and data, in turn.
@@ -222,10 +272,19 @@ async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | N
     started = time.monotonic()
     try:
         await check_url(endpoint.url, endpoint.mode)
+        return await _signed_post(endpoint, event), None, _ms(started)
     except Unresolved as unresolved:  # perhaps for a moment: retried, as a connection error is
         return None, f"ConnectError: {unresolved.detail}", _ms(started)
     except InvalidInput as refused:
         return None, f"{REFUSED}{refused.detail}", _ms(started)
+    except httpx.TimeoutException:
+        return None, "timeout", _ms(started)
+    except httpx.HTTPError as failure:
+        return None, f"{type(failure).__name__}: {failure}"[:500], _ms(started)
+
+
+async def _signed_post(endpoint: WebhookEndpoint, event: WebhookEvent) -> int:
+    """The receiver's status code for the signed event."""
     timestamp = int(time.time())
     body = json.dumps(
         {"id": event.id, "type": event.type, "delivered_at": iso(utcnow().replace(microsecond=0)), "data": event.data},
@@ -240,13 +299,8 @@ async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | N
             sign(secret, event.id, timestamp, body) for secret in signing_secrets(endpoint, utcnow())
         ),
     }
-    try:
-        response = await _client().post(endpoint.url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return None, "timeout", _ms(started)
-    except httpx.HTTPError as failure:
-        return None, f"{type(failure).__name__}: {failure}"[:500], _ms(started)
-    return response.status_code, None, _ms(started)
+    response = await _clients[endpoint.mode]().post(endpoint.url, content=body, headers=headers)
+    return response.status_code
 
 
 def _ms(started: float) -> int:

@@ -52,7 +52,15 @@ async def check_url(url: str, mode: str) -> None:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise InvalidInput("malformed port", field="url") from None
-    if mode == "live" and not all(_public(address) for address in await _addresses(parts.hostname)):
+    if mode == "live":
+        await public_addresses(parts.hostname)
+
+
+async def public_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """*host*'s addresses now, if every one is public; else ``InvalidInput`` (``Unresolved`` if none)."""
+    addresses = await _addresses(host)
+    if not all(_public(address) for address in addresses):
         raise InvalidInput(
             "live webhooks cannot target loopback, private, link-local or reserved addresses", field="url"
         )
+    return addresses

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from actors import webhooks
+from models import urlguard
 from models.errors import InvalidInput
 from models.urlguard import Unresolved, check_url
+from models.webhooks import WebhookEndpoint, WebhookEvent
 
 
 @pytest.mark.parametrize(
@@ -48,3 +54,39 @@ def test_a_name_that_does_not_resolve_is_unresolved_and_one_that_is_no_name_refu
     with pytest.raises(InvalidInput) as refused:
         asyncio.run(check_url(f"https://{'a' * 64}.com/hook", "live"))  # a label over 63 characters
     assert not isinstance(refused.value, Unresolved) and refused.value.field == "url"
+
+
+@pytest.mark.parametrize("url", ["https://localhost:9/hook", "https://[::1]:9/hook", "https://10.0.0.8:9/hook"])
+def test_a_live_delivery_connects_only_to_a_public_address(url: str) -> None:
+    async def post(mode: str, url: str) -> None:
+        async with webhooks._new_client(mode, 2) as client:
+            await client.post(url, content=b"{}")
+
+    with pytest.raises(InvalidInput):
+        asyncio.run(post("live", url))
+    with pytest.raises(httpx.ConnectError):  # a sandbox's may go to a local receiver: here, none listens
+        asyncio.run(post("test", "http://127.0.0.1:9/hook"))
+
+
+def test_a_name_re_pointed_at_loopback_after_the_check_is_refused_at_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the check before the attempt sees a public address, the connection would get loopback."""
+    answers: Iterator[str] = iter(["93.184.215.14", "127.0.0.1"])
+
+    async def resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(next(answers))]
+
+    monkeypatch.setattr(urlguard, "_addresses", resolve)
+    endpoint = WebhookEndpoint(
+        tenant_id="t", mode="live", url="https://rebound.example/hook", events=["*"], secret="whsec_" + "A" * 32
+    )
+    event = WebhookEvent(id="evt_1", tenant_id="t", mode="live", type="lootbox.opened", data={})
+
+    async def deliver() -> tuple[int | None, str | None, int]:
+        client = webhooks._new_client("live", 2)
+        monkeypatch.setitem(webhooks._clients, "live", lambda: client)
+        return await webhooks._post(endpoint, event)
+
+    status, error, _ = asyncio.run(deliver())
+    assert status is None and error is not None and error.startswith(webhooks.REFUSED), error
