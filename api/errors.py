@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models import errors
 
@@ -140,6 +141,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     InterfaceError: dependency_down,
     DBAPIError: database_error,
     ConnectionError: dependency_down,
+    PoolTimeout: dependency_down,  # every pooled connection busy for the pool's timeout: a database stalled
     # asyncpg's own, raised unwrapped while the pool opens a connection the server ends at once
     asyncpg.InterfaceError: dependency_down,
     asyncpg.PostgresConnectionError: dependency_down,

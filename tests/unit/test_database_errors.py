@@ -1,11 +1,14 @@
-"""Which database errors a request answers 503 to (retry: a concurrent transaction won) and which 500."""
+"""Which database errors a request answers 503 to (retry: a concurrent transaction won, the connection was
+dropped, the pool stayed busy) and which 500."""
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from litestar import get
 from litestar.testing import create_test_client
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.errors import EXCEPTION_HANDLERS
 
@@ -33,6 +36,17 @@ def test_a_transaction_rolled_back_for_a_concurrent_one_is_retried(sqlstate: str
     error = DBAPIError("INSERT ...", None, DriverError("deadlock detected", sqlstate))
     status, body, retry_after = answer_to(error)
     assert (status, body["type"].rsplit("/", 1)[-1], retry_after) == (503, "unavailable", "1")
+
+
+def test_a_dropped_connection_or_a_busy_pool_is_retried() -> None:
+    for error in (
+        DBAPIError("SELECT ...", None, DriverError("terminating connection", "57P01"), connection_invalidated=True),
+        asyncpg.InterfaceError("connection is closed"),  # unwrapped, as the pool opens a connection
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
+        PoolTimeout("QueuePool limit of size 10 overflow 20 reached, connection timed out, timeout 30.00"),
+    ):
+        status, body, retry_after = answer_to(error)
+        assert (status, body["type"], retry_after) == (503, "unavailable", "1"), error
 
 
 def test_other_database_errors_are_server_errors() -> None:
