@@ -108,6 +108,24 @@ class EnginePatch(Body):
     status: Literal["active", "paused", "archived"] | None = None
 
 
+class TournamentPatch(EnginePatch):
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
+
+    def __post_init__(self) -> None:
+        for field, moment in (("starts_at", self.starts_at), ("ends_at", self.ends_at)):
+            if moment is not None:
+                in_utc(moment, field)
+
+
+class RafflePatch(EnginePatch):
+    draw_at: Moment | None = None
+
+    def __post_init__(self) -> None:
+        if self.draw_at is not None:
+            in_utc(self.draw_at, "draw_at")
+
+
 class OpenRequest(Body):
     user_id: Username
     idempotency_key: IdempotencyKey | None = None

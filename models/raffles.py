@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, table, utcnow
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
-from models.errors import Conflict
+from models.errors import Conflict, InvalidInput
 from models.fairness import draw_index, new_server_seed, seed_hash
 from models.idempotency import Outcome, earlier_outcome
 from models.ledger import transfer
@@ -123,6 +123,16 @@ async def get_raffle(session: AsyncSession, *, tenant_id: str, mode: str, brand_
     return await get_engine_row(
         session, Raffle, "raffle", tenant_id=tenant_id, mode=mode, brand_id=brand_id, engine_id=raffle_id
     )
+
+
+def move_draw(raffle: Raffle, draw_at: datetime) -> None:
+    """Set when the raffle draws, if its draw is still ahead (or came without a ticket to draw), to a moment ahead."""
+    now = utcnow()
+    if raffle.status == "completed" or (raffle.draw_at is not None and raffle.draw_at <= now and raffle.total_tickets):
+        raise Conflict("draw_at has passed: only a draw still ahead moves", field="draw_at")
+    if draw_at <= now:
+        raise InvalidInput("must be in the future", field="draw_at")
+    raffle.draw_at = draw_at
 
 
 async def enter_raffle(

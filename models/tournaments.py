@@ -122,6 +122,24 @@ async def get_tournament(
     )
 
 
+def move_window(tournament: Tournament, *, starts_at: datetime | None, ends_at: datetime | None) -> None:
+    """Move the boundaries of the window that are still ahead (a start not yet come, an end not yet passed),
+    each to a moment ahead; a closed tournament keeps its window."""
+    now = utcnow()
+    boundaries = (("starts_at", starts_at, tournament.starts_at), ("ends_at", ends_at, tournament.ends_at))
+    for field, moved, current in boundaries:
+        if moved is None:
+            continue
+        if tournament.status == "closed" or current <= now:
+            raise Conflict(f"{field} has passed: only a window still ahead moves", field=field)
+        if moved <= now:
+            raise InvalidInput("must be in the future", field=field)
+    start, end = starts_at or tournament.starts_at, ends_at or tournament.ends_at
+    if end <= start:
+        raise InvalidInput("must be after starts_at", field="ends_at")
+    tournament.starts_at, tournament.ends_at = start, end
+
+
 def check_window(tournament: Tournament, at: datetime) -> None:
     if tournament.status != "active":
         raise Conflict(f"tournament is {tournament.status}")

@@ -26,6 +26,7 @@ from models.redis_client import digest_key
 from models.tenancy import Principal
 
 View = Callable[[AsyncSession, Any], Awaitable[dict[str, Any]]]
+PatchBody = EnginePatch  # an engine's own PATCH body, given to Litestar by each handler's signature_namespace
 
 
 def scope(principal: Principal) -> dict[str, str]:
@@ -33,9 +34,17 @@ def scope(principal: Principal) -> dict[str, str]:
 
 
 def engine_handlers(
-    model: type[E], noun: str, view: View, statuses: frozenset[str], *, shape: Any
+    model: type[E],
+    noun: str,
+    view: View,
+    statuses: frozenset[str],
+    *,
+    shape: Any,
+    patch_body: type[EnginePatch] = EnginePatch,
+    amend: Callable[[Any, Any], None] | None = None,
 ) -> list[HTTPRouteHandler]:
-    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router; *view* answers *shape*."""
+    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router; *view* answers *shape*.
+    A ``PATCH`` takes *patch_body*, whose fields besides ``name`` and ``status`` *amend* applies to the row."""
 
     @get(
         "/",
@@ -79,13 +88,16 @@ def engine_handlers(
         tags=[noun],
         summary=f"Change a {noun}",
         responses=answer(shape, f"the changed {noun}"),
+        signature_namespace={"PatchBody": patch_body},
     )
     async def change(
-        request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: EnginePatch
+        request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: PatchBody
     ) -> dict[str, Any]:
         state = app_state(request)
         async with state.db.transaction() as session:
             row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
+            if amend is not None:
+                amend(row, data)
             change_engine(row, name=data.name, status=data.status, allowed=statuses)
             await session.flush()
             body = await view(session, row)

@@ -15,7 +15,7 @@ from api.enqueue import Job
 from api.responses import Submitted, answer
 from api.responses.engines import Raffle, RaffleDrawn, RaffleEntered, RaffleEntry
 from api.routes.engines import create_engine, engine_handlers, listing_handler, scope
-from api.schemas import DrawRequest, EnterRequest, RaffleCreate
+from api.schemas import DrawRequest, EnterRequest, RaffleCreate, RafflePatch
 from models import raffles
 from models.errors import InvalidInput
 from models.players import get_player
@@ -107,6 +107,11 @@ entries = listing_handler(
 )
 
 
+def _move(raffle: raffles.Raffle, data: RafflePatch) -> None:
+    if data.draw_at is not None:
+        raffles.move_draw(raffle, data.draw_at)
+
+
 router = Router(
     path="/v1/raffles",
     route_handlers=[
@@ -114,6 +119,6 @@ router = Router(
         enter,
         draw,
         entries,
-        *engine_handlers(raffles.Raffle, "raffle", _view, STATUSES, shape=Raffle),
+        *engine_handlers(raffles.Raffle, "raffle", _view, STATUSES, shape=Raffle, patch_body=RafflePatch, amend=_move),
     ],
 )

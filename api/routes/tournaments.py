@@ -17,7 +17,7 @@ from api.lookups import engine_facts, require_player
 from api.responses import Accepted, Submitted, answer
 from api.responses.engines import Leaderboard, Score, Tournament, TournamentClosed
 from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
-from api.schemas import ScoreRequest, TournamentCreate
+from api.schemas import ScoreRequest, TournamentCreate, TournamentPatch
 from api.state import AppState
 from models import leaderboard, tournaments
 from models.errors import Conflict
@@ -141,6 +141,11 @@ scores = listing_handler(
 )
 
 
+def _move(tournament: tournaments.Tournament, data: TournamentPatch) -> None:
+    if data.starts_at is not None or data.ends_at is not None:
+        tournaments.move_window(tournament, starts_at=data.starts_at, ends_at=data.ends_at)
+
+
 router = Router(
     path="/v1/tournaments",
     route_handlers=[
@@ -149,6 +154,14 @@ router = Router(
         ranking,
         scores,
         close,
-        *engine_handlers(tournaments.Tournament, "tournament", _view, STATUSES, shape=Tournament),
+        *engine_handlers(
+            tournaments.Tournament,
+            "tournament",
+            _view,
+            STATUSES,
+            shape=Tournament,
+            patch_body=TournamentPatch,
+            amend=_move,
+        ),
     ],
 )

@@ -130,6 +130,29 @@ def test_scheduler_draws_at_draw_at(operator: Operator) -> None:
     assert operator.balance(username) == 500
 
 
+def test_a_draw_still_ahead_moves_and_one_done_does_not(operator: Operator) -> None:
+    username = operator.player()
+
+    def soon(seconds: float) -> str:
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+    unscheduled = _raffle(operator)
+    scheduled = operator.client.patch(f"/v1/raffles/{unscheduled['id']}", json={"draw_at": soon(3600)}).json()
+    assert scheduled["draw_at"] is not None and unscheduled["draw_at"] is None
+    raffle = _raffle(operator, ticket_cost_winz=0, draw_at=soon(1))
+    path = f"/v1/raffles/{raffle['id']}"
+    wait_until(lambda: datetime.now(UTC) > datetime.fromisoformat(str(raffle["draw_at"])), what="draw_at")
+    assert operator.client.post(f"{path}/enter", json={"user_id": username}).status_code == 409
+    assert operator.client.patch(path, json={"draw_at": soon(-1)}).json()["errors"][0]["field"] == "draw_at"
+    assert operator.client.patch(path, json={"draw_at": soon(3600)}).status_code == 200  # it came without tickets
+    assert operator.client.post(f"{path}/enter", json={"user_id": username}).status_code == 201
+    assert operator.client.patch(path, json={"draw_at": soon(2)}).status_code == 200
+    wait_until(lambda: operator.client.get(path).json()["status"] == "completed", what="the draw at the moved time")
+    assert operator.balance(username) == 500
+    done = operator.client.patch(path, json={"draw_at": soon(3600)})
+    assert done.status_code == 409 and done.json()["errors"][0]["field"] == "draw_at"
+
+
 def test_bad_raffle_config_is_refused(operator: Operator) -> None:
     past = operator.client.post(
         "/v1/raffles", json={"name": "x", "ticket_cost_winz": 1, "prize_winz": 1, "draw_at": "2000-01-01T00:00:00Z"}

@@ -131,6 +131,30 @@ def test_scheduler_closes_at_ends_at(operator: Operator) -> None:
     assert operator.balance(username) == 1000
 
 
+def test_a_window_still_ahead_moves_and_one_passed_does_not(operator: Operator) -> None:
+    username = operator.player()
+    tournament = _tournament(operator, start=timedelta(hours=1), end=timedelta(hours=2))
+    path = f"/v1/tournaments/{tournament['id']}"
+
+    def soon(seconds: float) -> str:
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+    assert operator.client.patch(path, json={"ends_at": soon(-1)}).json()["errors"][0]["field"] == "ends_at"
+    backwards = operator.client.patch(path, json={"starts_at": soon(2), "ends_at": soon(1)})
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "ends_at"
+    assert operator.client.patch(path, json={"prizes": PRIZES}).status_code == 400
+    moved = operator.client.patch(path, json={"starts_at": soon(1)})
+    assert moved.status_code == 200 and moved.json()["ends_at"] == tournament["ends_at"]
+    score = {"user_id": username, "source_wager_id": "w", "points": 5}
+    wait_until(lambda: operator.client.post(f"{path}/score", json=score).status_code == 202, what="the moved start")
+    assert operator.client.patch(path, json={"starts_at": soon(60)}).status_code == 409  # it has begun
+    assert operator.client.patch(path, json={"ends_at": soon(2)}).status_code == 200
+    wait_until(lambda: operator.client.get(path).json()["status"] == "closed", what="the close at the moved end")
+    assert operator.balance(username) == 1000
+    closed = operator.client.patch(path, json={"ends_at": soon(3600)})
+    assert closed.status_code == 409 and closed.json()["errors"][0]["field"] == "ends_at"
+
+
 def test_bad_tournament_config_is_refused(operator: Operator) -> None:
     now = datetime.now(UTC)
     backwards = {
