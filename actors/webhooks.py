@@ -168,6 +168,7 @@ class _Made:
     status: str
     attempted_at: datetime
     next_attempt_at: datetime
+    gave_up_since: datetime | None = None  # when a delivery out of retries began: its endpoint may have failed
 
 
 _DUE = (
@@ -181,6 +182,23 @@ _RECORD = (  # a rerun that already recorded this attempt matches nothing
     update(table(WebhookDelivery))
     .where(_deliveries.id == bindparam("delivery"), _deliveries.attempt_count == bindparam("attempt"))
     .values(status=bindparam("status"), attempt_count=bindparam("attempt") + 1, next_attempt_at=bindparam("next"))
+)
+_endpoints, _attempts = table(WebhookEndpoint).c, table(WebhookAttempt).c
+_FAILED = (  # an active endpoint that has answered no attempt with a 2xx since then
+    update(table(WebhookEndpoint))
+    .where(
+        _endpoints.id == bindparam("endpoint"),
+        _endpoints.status == "active",
+        ~select(_attempts.id)
+        .join(table(WebhookDelivery), _deliveries.id == _attempts.delivery_id)
+        .where(
+            _deliveries.endpoint_id == _endpoints.id,
+            _attempts.attempted_at >= bindparam("since"),
+            _attempts.status_code.between(200, 299),
+        )
+        .exists(),
+    )
+    .values(status="failed")
 )
 
 
@@ -220,6 +238,8 @@ async def _record(made: list[_Made]) -> None:
             await session.execute(
                 update(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(gone)).values(status="paused")
             )
+        if gave_up := [{"endpoint": m.endpoint_id, "since": m.gave_up_since} for m in made if m.gave_up_since]:
+            await session.execute(_FAILED, gave_up)
 
 
 _lookups = per_loop(lambda: Gatherer(_look_up))
@@ -249,8 +269,8 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
     retry = not ok and not refused and (status_code is None or status_code in RETRYABLE or status_code >= 500)
     delay = retry_delay(attempt + 1, rt.settings.webhook_retry_schedule_s, rt.settings.webhook_retry_repeat_s)
     next_at = now + timedelta(seconds=delay)
-    if retry and next_at > delivery.created_at + timedelta(seconds=rt.settings.webhook_retry_horizon_s):
-        retry = False
+    gave_up = retry and next_at > delivery.created_at + timedelta(seconds=rt.settings.webhook_retry_horizon_s)
+    retry = retry and not gave_up
     made = _Made(
         delivery_id=delivery.id,
         endpoint_id=endpoint.id,
@@ -261,6 +281,7 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
         status="succeeded" if ok else "pending" if retry else "failed",
         attempted_at=now,
         next_attempt_at=next_at if retry else now,
+        gave_up_since=delivery.created_at if gave_up else None,
     )
     await _records().add([made])
     if retry:

@@ -34,7 +34,6 @@ EVENT_TYPES = frozenset(
         "player.created",
     }
 )
-ENDPOINT_STATUSES = frozenset({"active", "paused", "failed"})
 JITTER = 0.1
 
 
@@ -48,7 +47,7 @@ class WebhookEndpoint(SQLModel, table=True):
     secret: str = Field(max_length=80)
     previous_secret: str | None = Field(default=None, max_length=80)
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    status: str = Field(default="active", max_length=8)
+    status: str = Field(default="active", max_length=8)  # active, paused, or failed (set by the delivery workers)
     created_at: datetime = created_field()
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -256,12 +255,11 @@ async def event_rows(
 
 Subscribers = list[tuple[str, list[str]]]  # ``(endpoint id, event patterns)`` of a tenant's receiving endpoints
 
-# The endpoints that receive a tenant's events in a mode (paused ones keep them for later). Built once:
-# building and keying a statement for SQLAlchemy's cache costs more than running it.
+# The endpoints that receive a tenant's events in a mode: every one not deleted (paused and failed ones keep them
+# for later). Built once: building and keying a statement for SQLAlchemy's cache costs more than running it.
 _SUBSCRIBERS = select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(
     col(WebhookEndpoint.tenant_id) == bindparam("tenant_id"),
     col(WebhookEndpoint.mode) == bindparam("mode"),
-    col(WebhookEndpoint.status).in_(("active", "paused")),
     col(WebhookEndpoint.deleted_at).is_(None),
 )
 
@@ -271,7 +269,7 @@ _SUBSCRIBERS_UNCHANGED = """SELECT 1 FROM json_to_recordset({rows}) AS r(tenant_
 WHERE r.endpoints = (
     SELECT coalesce(jsonb_agg(jsonb_build_array(w.id, CAST(w.events AS jsonb)) ORDER BY w.id COLLATE "C"), '[]')
     FROM webhook_endpoints AS w
-    WHERE w.tenant_id = r.tenant_id AND w.mode = r.mode AND w.status IN ('active', 'paused') AND w.deleted_at IS NULL
+    WHERE w.tenant_id = r.tenant_id AND w.mode = r.mode AND w.deleted_at IS NULL
 )"""
 
 

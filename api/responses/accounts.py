@@ -131,7 +131,7 @@ class Subscription(TypedDict):
     id: str
     url: str
     events: list[str]
-    status: Literal["active", "paused"]
+    status: Literal["active", "paused", "failed"]
     mode: Literal["live", "test"]
     created_at: Moment
     signing_secret: NotRequired[

@@ -37,10 +37,11 @@ FAST_SETTINGS = {
 class Stack:
     """Every process of a WOWsino deployment, on a private Redis and a given database."""
 
-    def __init__(self, database_url: str, logs: Path) -> None:
+    def __init__(self, database_url: str, logs: Path, settings: dict[str, str] | None = None) -> None:
         self.logs = logs
         self.redis_server, self.redis_url = start_redis(logs)
-        self.env = {**os.environ, **FAST_SETTINGS, "DATABASE_URL": database_url, "REDIS_URL": self.redis_url}
+        self.env = {**os.environ, **FAST_SETTINGS, **(settings or {})}
+        self.env.update(DATABASE_URL=database_url, REDIS_URL=self.redis_url)
         self.env["PATH"] = f"{BIN}{os.pathsep}{self.env.get('PATH', '')}"
         self.database_url = database_url
         self.cli(["migrate"])
