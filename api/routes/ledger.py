@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, get
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
 from api.auth import app_state
@@ -19,6 +20,12 @@ from models.players import get_player
 from models.tenancy import Principal
 
 
+def _touching(*owner: Any) -> ColumnElement[bool]:
+    """Transactions with a posting on an account of *owner* (conditions on ``Account``)."""
+    postings = select(Posting.transaction_id).join(Account, col(Account.id) == Posting.account_id).where(*owner)
+    return col(LedgerTransaction.id).in_(postings)
+
+
 @get(
     "/v1/ledger/transactions",
     opt={"scope": "ledger:read"},
@@ -30,13 +37,14 @@ async def transactions(
     request: Request[Any, Any, Any],
     principal: Principal,
     user: str | None = None,
+    engine_id: str | None = None,
     kind: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:
-    """Transactions newest first, each with its balanced postings; filter by player, kind and time."""
+    """Transactions newest first, each with its balanced postings; filter by player, engine, kind and time."""
     paging = page(limit, cursor, since, until)
     model = LedgerTransaction
     async with app_state(request).db.reader() as session:
@@ -45,12 +53,9 @@ async def transactions(
             query = query.where(model.kind == kind)
         if user is not None:
             player = await get_player(session, principal, user, field="user")
-            touching = (
-                select(Posting.transaction_id)
-                .join(Account, col(Account.id) == Posting.account_id)
-                .where(Account.owner_type == "player", Account.owner_id == player.id)
-            )
-            query = query.where(col(model.id).in_(touching))
+            query = query.where(_touching(Account.owner_type == "player", Account.owner_id == player.id))
+        if engine_id is not None:  # its funding accounts: an engine's id is no player's
+            query = query.where(_touching(Account.owner_type != "player", Account.owner_id == engine_id))
         rows = list((await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars())
         legs = await session.execute(
             select(Posting, Account.owner_type, Account.owner_id)

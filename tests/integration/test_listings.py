@@ -86,6 +86,21 @@ def test_ledger_transactions_carry_balanced_postings(operator: Operator) -> None
     assert {posting["account"]["owner_type"] for posting in rows[0]["postings"]} == {"player", "lootbox"}
 
 
+def test_ledger_transactions_of_one_engine(operator: Operator) -> None:
+    alice, bob = operator.player(), operator.player()
+    boxes = [operator.lootbox(cost_winz=0)["id"] for _ in range(2)]
+    opened = {
+        box: [operator.client.post(f"/v1/lootbox/{box}/open", json={"user_id": u}).json() for u in (alice, bob)]
+        for box in boxes
+    }
+    first = _all_pages(operator, "/v1/ledger/transactions", engine_id=boxes[0], limit=1)
+    assert [row["reference"] for row in first] == [open_["open_id"] for open_ in reversed(opened[boxes[0]])]
+    assert all(boxes[0] in {p["account"]["owner_id"] for p in row["postings"]} for row in first)
+    both = operator.client.get("/v1/ledger/transactions", params={"engine_id": boxes[1], "user": bob}).json()["data"]
+    assert [row["reference"] for row in both] == [opened[boxes[1]][1]["open_id"]]
+    assert operator.client.get("/v1/ledger/transactions", params={"engine_id": "no-such-engine"}).json()["data"] == []
+
+
 def test_pagination_is_stable_while_rows_arrive(operator: Operator) -> None:
     username = operator.player()
     box = operator.lootbox(cost_winz=0)
