@@ -10,14 +10,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from config import SettingsError, get_settings
 
 Handler = Callable[[argparse.Namespace], int]
+B = TypeVar("B", bound=msgspec.Struct)
+_AT_FIELD = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+class BadArgument(Exception):
+    """An argument the API would refuse in its body."""
+
+
+def _checked(body: type[B], arguments: dict[str, Any]) -> B:
+    """The arguments as the API route's body, so the command line takes exactly what the API takes."""
+    try:
+        return msgspec.convert({name: value for name, value in arguments.items() if value is not None}, body)
+    except msgspec.ValidationError as refused:
+        message = str(refused)
+        field = _AT_FIELD.search(message)
+        raise BadArgument(f"{field.group(1) if field else 'arguments'}: {_AT_FIELD.sub('', message)}") from None
 
 
 def _with_session(work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -39,15 +58,20 @@ def _print(value: Any) -> None:
 
 
 def tenants_create(args: argparse.Namespace) -> int:
+    from api.schemas import TenantCreate
     from models import tenancy
+
+    brand = {"slug": args.brand or args.slug}
+    arguments = {"slug": args.slug, "name": args.name, "service_mode": args.service_mode, "brand": brand}
+    body = _checked(TenantCreate, arguments)
 
     async def work(session: Any) -> dict[str, Any]:
         tenant, brand = await tenancy.create_tenant(
             session,
-            slug=args.slug,
-            name=args.name,
-            service_mode=args.service_mode,
-            brand_slug=args.brand or args.slug,
+            slug=body.slug,
+            name=body.name,
+            service_mode=body.service_mode,
+            brand_slug=body.brand.slug,
             brand_name=None,
         )
         return tenancy.tenant_view(tenant, [brand])
@@ -67,22 +91,27 @@ def tenants_list(args: argparse.Namespace) -> int:
 
 
 def brands_add(args: argparse.Namespace) -> int:
+    from api.schemas import BrandCreate
     from models import tenancy
 
+    body = _checked(BrandCreate, {"slug": args.slug, "name": args.name})
+
     async def work(session: Any) -> dict[str, Any]:
-        return tenancy.brand_view(await tenancy.add_brand(session, args.tenant, slug=args.slug, name=args.name))
+        return tenancy.brand_view(await tenancy.add_brand(session, args.tenant, slug=body.slug, name=body.name))
 
     _print(_with_session(work))
     return 0
 
 
 def keys_issue(args: argparse.Namespace) -> int:
+    from api.schemas import KeyCreate
     from models import tenancy
 
     scopes = args.scopes.split(",") if args.scopes else None
+    body = _checked(KeyCreate, {"brand": args.brand, "mode": args.mode, "scopes": scopes})
 
     async def work(session: Any) -> dict[str, Any]:
-        return await tenancy.issue_key(session, args.tenant, brand_slug=args.brand, mode=args.mode, scopes=scopes)
+        return await tenancy.issue_key(session, args.tenant, brand_slug=body.brand, mode=body.mode, scopes=scopes)
 
     issued = _with_session(work)
     _print(issued)
@@ -112,8 +141,11 @@ def keys_revoke(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     from models.verify import VerificationError, verify_draw
 
-    response = json.loads(Path(args.response).read_text())
-    table = json.loads(Path(args.prize_table).read_text()) if args.prize_table else None
+    try:
+        response = json.loads(Path(args.response).read_text())
+        table = json.loads(Path(args.prize_table).read_text()) if args.prize_table else None
+    except (OSError, ValueError) as unreadable:
+        raise BadArgument(f"cannot read a JSON document: {unreadable}") from None
     try:
         print(verify_draw(response, table))
     except VerificationError as failure:
@@ -200,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as refused:
         print(f"wowsino: {refused.detail}", file=sys.stderr)
         return 1
+    except BadArgument as bad:
+        print(f"wowsino: {bad}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -34,3 +34,18 @@ def test_create_tenant_issue_and_revoke_a_key(stack: Stack) -> None:
 def test_cli_errors_are_one_line(stack: Stack) -> None:
     out = stack.cli(["keys", "issue", "no-such-tenant", "--brand", "x", "--mode", "live"], check=False)
     assert out.strip() == "wowsino: no tenant 'no-such-tenant'"
+    assert stack.cli(["verify", "no-such-file.json"], check=False).startswith("wowsino: cannot read a JSON document")
+
+
+def test_cli_takes_what_the_api_takes(stack: Stack, admin: httpx.Client) -> None:
+    refused = {
+        ("tenants", "create", "Bad Slug"): "slug",
+        ("tenants", "create", "a" * 65): "slug",
+        ("tenants", "create", "cli-ok", "--brand", "B B"): "brand.slug",
+        ("brands", "add", "cli-ok", "x y"): "slug",
+        ("keys", "issue", "cli-ok", "--brand", "cli-ok", "--mode", "live", "--scopes", "*,nope"): "scopes[1]",
+    }
+    for args, field in refused.items():
+        out = stack.cli(list(args), check=False).strip()
+        assert out.startswith(f"wowsino: {field}: ") and "\n" not in out, out
+    assert "Bad Slug" not in {tenant["slug"] for tenant in admin.get("/tenants", params={"limit": 500}).json()["data"]}
