@@ -61,9 +61,8 @@ def tenants_create(args: argparse.Namespace) -> int:
     from api.schemas import TenantCreate
     from models import tenancy
 
-    brand = {"slug": args.brand or args.slug}
-    arguments = {"slug": args.slug, "name": args.name, "service_mode": args.service_mode, "brand": brand}
-    body = _checked(TenantCreate, arguments)
+    arguments = {"slug": args.slug, "name": args.name, "service_mode": args.service_mode}
+    body = _checked(TenantCreate, {**arguments, "brand": {"slug": args.brand or args.slug}})
 
     async def work(session: Any) -> dict[str, Any]:
         tenant, brand = await tenancy.create_tenant(

@@ -128,7 +128,9 @@ async def get_raffle(session: AsyncSession, *, tenant_id: str, mode: str, brand_
 def move_draw(raffle: Raffle, draw_at: datetime) -> None:
     """Set when the raffle draws, if its draw is still ahead (or came without a ticket to draw), to a moment ahead."""
     now = utcnow()
-    if raffle.status == "completed" or (raffle.draw_at is not None and raffle.draw_at <= now and raffle.total_tickets):
+    if raffle.status == "completed":
+        raise Conflict("a completed raffle keeps its draw", field="draw_at")
+    if raffle.draw_at is not None and raffle.draw_at <= now and raffle.total_tickets > 0:
         raise Conflict("draw_at has passed: only a draw still ahead moves", field="draw_at")
     if draw_at <= now:
         raise InvalidInput("must be in the future", field="draw_at")

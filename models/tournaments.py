@@ -130,7 +130,9 @@ def move_window(tournament: Tournament, *, starts_at: datetime | None, ends_at: 
     for field, moved, current in boundaries:
         if moved is None:
             continue
-        if tournament.status == "closed" or current <= now:
+        if tournament.status == "closed":
+            raise Conflict("a closed tournament keeps its window", field=field)
+        if current <= now:
             raise Conflict(f"{field} has passed: only a window still ahead moves", field=field)
         if moved <= now:
             raise InvalidInput("must be in the future", field=field)
