@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from api.auth import provide_principal, require_key
 from api.errors import EXCEPTION_HANDLERS
 from api.openapi import document_problems, document_security
+from api.pagination import page
 from api.routes import (
     admin,
     health,
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             webhooks.redeliver_failed,
             operations.show,
         ],
-        dependencies={"principal": Provide(provide_principal)},
+        dependencies={"principal": Provide(provide_principal), "paging": Provide(page, sync_to_thread=False)},
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan(settings)],

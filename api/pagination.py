@@ -37,8 +37,10 @@ class Page:
     until: datetime | None = None
 
 
-def page(limit: int | None, cursor: str | None, since: datetime | None = None, until: datetime | None = None) -> Page:
-    """Check the paging parameters of a request."""
+def page(
+    limit: int | None = None, cursor: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> Page:
+    """Check the paging parameters of a request: the ``paging`` dependency of every list route."""
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
     for name, moment in (("since", since), ("until", until)):

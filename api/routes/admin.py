@@ -8,8 +8,9 @@ from typing import Any
 from litestar import Controller, Request, delete, get, patch, post
 from sqlmodel import col, select
 
+from api import pagination
 from api.auth import app_state, cache_key, require_admin
-from api.pagination import cut, page, window
+from api.pagination import cut, window
 from api.responses import Page, answer
 from api.responses.accounts import Brand, IssuedKey, Tenant
 from api.schemas import BrandCreate, KeyCreate, TenantCreate, TenantPatch
@@ -46,12 +47,8 @@ class TenantController(Controller):
     async def list(
         self,
         request: Request[Any, Any, Any],
-        limit: int | None = None,
-        cursor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        paging: pagination.Page,
     ) -> dict[str, Any]:
-        paging = page(limit, cursor, since, until)
         query = window(select(tenancy.Tenant), col(tenancy.Tenant.created_at), col(tenancy.Tenant.id), paging)
         async with app_state(request).db.reader() as session:
             shown, next_cursor = cut(list((await session.execute(query)).scalars()), paging, _position)

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from actors.events import apply_events_actor
+from api import pagination
 from api.auth import app_state
 from api.enqueue import Job, claim_and_enqueue
-from api.pagination import cut, listing, page, window
+from api.pagination import cut, listing, window
 from api.responses import Page, answer
 from api.schemas import EnginePatch
 from api.state import AppState
@@ -56,12 +57,8 @@ def engine_handlers(
     async def index(
         request: Request[Any, Any, Any],
         principal: Principal,
-        limit: int | None = None,
-        cursor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        paging: pagination.Page,
     ) -> dict[str, Any]:
-        paging = page(limit, cursor, since, until)
         query = select(model).where(
             model.tenant_id == principal.tenant_id, model.mode == principal.mode, model.brand_id == principal.brand_id
         )
@@ -180,13 +177,9 @@ def listing_handler(
         request: Request[Any, Any, Any],
         principal: Principal,
         engine_id: str,
+        paging: pagination.Page,
         user: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
     ) -> dict[str, Any]:
-        paging = page(limit, cursor, since, until)
         async with app_state(request).db.reader() as session:
             engine = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
             query = select(rows).where(getattr(rows, engine_column) == engine.id)

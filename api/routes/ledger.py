@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Request, get
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
+from api import pagination
 from api.auth import app_state
-from api.pagination import listing, page, window
+from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Transaction
 from models.assets import from_units
@@ -36,16 +36,12 @@ def _touching(*owner: Any) -> ColumnElement[bool]:
 async def transactions(
     request: Request[Any, Any, Any],
     principal: Principal,
+    paging: pagination.Page,
     user: str | None = None,
     engine_id: str | None = None,
     kind: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
 ) -> dict[str, Any]:
     """Transactions newest first, each with its balanced postings; filter by player, engine, kind and time."""
-    paging = page(limit, cursor, since, until)
     model = LedgerTransaction
     async with app_state(request).db.reader() as session:
         query = select(model).where(model.tenant_id == principal.tenant_id, model.mode == principal.mode)

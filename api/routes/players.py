@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -10,8 +9,9 @@ from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from api import pagination
 from api.auth import app_state
-from api.pagination import listing, page, window
+from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Commitment, Identity, Player, PlayerPosting
 from api.schemas import PlayerCreate
@@ -114,13 +114,9 @@ async def ledger(
     request: Request[Any, Any, Any],
     principal: Principal,
     username: str,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    paging: pagination.Page,
 ) -> dict[str, Any]:
     """The player's postings, newest first."""
-    paging = page(limit, cursor, since, until)
     async with app_state(request).db.reader() as session:
         player = await get_player(session, principal, username)
         query = (

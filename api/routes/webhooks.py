@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -12,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from actors.webhooks import queue_attempts
+from api import pagination
 from api.auth import app_state
-from api.pagination import listing, page, window
+from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Delivery, Redelivered, RedeliveryQueued, Subscription
 from api.schemas import RedeliverRequest, WebhookCreate, WebhookPatch
@@ -66,12 +66,8 @@ async def create(
 async def index(
     request: Request[Any, Any, Any],
     principal: Principal,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    paging: pagination.Page,
 ) -> dict[str, Any]:
-    paging = page(limit, cursor, since, until)
     live = select(WebhookEndpoint).where(
         WebhookEndpoint.tenant_id == principal.tenant_id,
         WebhookEndpoint.mode == principal.mode,
@@ -139,14 +135,10 @@ async def deliveries(
     request: Request[Any, Any, Any],
     principal: Principal,
     webhook_id: str,
+    paging: pagination.Page,
     status: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
 ) -> dict[str, Any]:
     """Deliveries newest first, each with every attempt (time, status code or error, latency)."""
-    paging = page(limit, cursor, since, until)
     async with app_state(request).db.reader() as session:
         endpoint = await get_endpoint(
             session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
