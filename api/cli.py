@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,7 +21,6 @@ from config import SettingsError, get_settings
 
 Handler = Callable[[argparse.Namespace], int]
 B = TypeVar("B", bound=msgspec.Struct)
-_AT_FIELD = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
 class BadArgument(Exception):
@@ -31,12 +29,13 @@ class BadArgument(Exception):
 
 def _checked(body: type[B], arguments: dict[str, Any]) -> B:
     """The arguments as the API route's body, so the command line takes exactly what the API takes."""
+    from api.errors import located
+
     try:
         return msgspec.convert({name: value for name, value in arguments.items() if value is not None}, body)
     except msgspec.ValidationError as refused:
-        message = str(refused)
-        field = _AT_FIELD.search(message)
-        raise BadArgument(f"{field.group(1) if field else 'arguments'}: {_AT_FIELD.sub('', message)}") from None
+        path, detail = located(str(refused))
+        raise BadArgument(f"{path if path is not None else 'arguments'}: {detail}") from None
 
 
 def _with_session(work: Callable[[Any], Awaitable[Any]]) -> Any:

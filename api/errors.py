@@ -59,12 +59,19 @@ def domain_problem(error: errors.DomainError) -> Response[dict[str, Any]]:
     return problem(status, error.slug, error.title, error.detail, fields=fields, headers=headers)
 
 
+def located(message: str) -> tuple[str | None, str]:
+    """A msgspec validation message split into the path it ends with (``""`` for the whole document, ``None``
+    when it names none) and the message without it."""
+    path = _PATH_IN_MESSAGE.search(message)
+    return (path.group(1) if path else None), _PATH_IN_MESSAGE.sub("", message)
+
+
 def _field_of(item: dict[str, Any]) -> str:
     """The body field a Litestar/msgspec validation message is about."""
     message = str(item.get("message", ""))
-    path = _PATH_IN_MESSAGE.search(message)
-    if path:
-        return path.group(1) or "body"
+    path, _ = located(message)
+    if path is not None:
+        return path or "body"
     key = str(item.get("key") or "body")
     if key == "data":  # whole-body errors name the field in backticks: unknown or missing field
         named = _FIELD_IN_MESSAGE.search(message)
@@ -73,7 +80,7 @@ def _field_of(item: dict[str, Any]) -> str:
 
 
 def _message_of(item: dict[str, Any]) -> str:
-    message = _PATH_IN_MESSAGE.sub("", str(item.get("message", "")))
+    _, message = located(str(item.get("message", "")))
     if item.get("source") == "body" and message == repr(item.get("key")):  # no body at all: Litestar's KeyError
         return "a JSON body is required"
     return message

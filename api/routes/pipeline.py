@@ -7,7 +7,6 @@ one transaction, where each event still counts once by its business id.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from msgspec import Meta
 
 from api.auth import app_state
 from api.enqueue import claim_many_and_enqueue
-from api.errors import STATUS_BY_ERROR
+from api.errors import STATUS_BY_ERROR, located
 from api.lookups import existing_players, many_engine_facts
 from api.responses import answer
 from api.responses.engines import BatchResults
@@ -35,7 +34,6 @@ from models.tenancy import Principal
 
 EngineId = Annotated[str, Meta(min_length=1, max_length=64)]
 MAX_EVENTS = 1000
-_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
 
 
 class ScoreItem(Body, tag_field="type", tag=SCORE):
@@ -80,9 +78,8 @@ def _decode(raw: dict[str, Any]) -> Item:
         item: Item = msgspec.convert(raw, Item)
         return item
     except msgspec.ValidationError as bad:
-        message = str(bad)
-        path = _AT_PATH.search(message)
-        raise InvalidInput(_AT_PATH.sub("", message), field=path.group(1) if path else "type") from None
+        path, detail = located(str(bad))
+        raise InvalidInput(detail, field=path if path is not None else "type") from None
 
 
 def _decode_all(raws: list[dict[str, Any]]) -> list[Item | InvalidInput]:
