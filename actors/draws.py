@@ -25,7 +25,6 @@ from actors.results import publish_result, publish_results
 from actors.runtime import in_transaction, runtime, settle_inbox
 from actors.webhooks import send_deliveries
 from models import jackpots, raffles, tournaments
-from models.db import StaleRead
 from models.engines import engine_cache_key
 from models.errors import DomainError
 from models.gathering import per_loop, resolve
@@ -34,6 +33,7 @@ from models.lootbox import LOOTBOX
 from models.mini_games import MINI_GAME
 from models.players import StaleCommitment
 from models.prize_engines import Drawn, DrawRequest, KeptReads, Spec, draw_prizes
+from models.statements import StaleRead
 
 log = logging.getLogger("wowsino.draws")
 R = TypeVar("R")

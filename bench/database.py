@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from sqlalchemy import make_url
 
-from models.db import inbox_url
+from models.sqlite import inbox_url
 
 
 def redact(url: str) -> str:

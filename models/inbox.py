@@ -5,7 +5,7 @@ writes each message it queued here before answering, and the worker settles it o
 transaction that carried it out committed. A row still unsettled after the grace period lost its
 message (a flushed Redis, a dead-lettered retry, a worker that died before settling) and is queued
 again by the scheduler's sweep; every actor is safe to run twice, so a message run twice changes
-nothing twice. On SQLite the inbox is a file of its own (``models.db.inbox_url``).
+nothing twice. On SQLite the inbox is a file of its own (``models.sqlite.inbox_url``).
 
 A worker may finish a message before the API's insert commits. Settling then leaves a settled
 marker that the insert ignores, so a fast worker never causes a needless second run.
@@ -24,7 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, table, utcnow
-from models.db import SQLITE_BUSY_TIMEOUT_S, Database, WriterLock, among, dialect_insert
+from models.db import Database
+from models.sqlite import SQLITE_BUSY_TIMEOUT_S, WriterLock
+from models.statements import among, dialect_insert
 
 MAX_SWEEPS = 10  # a message queued again this many times without being settled is left for an operator
 
@@ -93,7 +95,7 @@ class InboxFile:
         self.connection = sqlite3.connect(
             path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
-        self.connection.execute("PRAGMA synchronous=NORMAL")  # the file is in WAL mode (models.db)
+        self.connection.execute("PRAGMA synchronous=NORMAL")  # the file is in WAL mode (models.sqlite)
         self.writer = WriterLock(path)
 
     def keep(self, messages: Sequence[Queued], *, grace_s: float) -> None:

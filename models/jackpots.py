@@ -20,7 +20,6 @@ from sqlmodel import Field, SQLModel
 
 from models.assets import from_units
 from models.base import created_field, id_field, iso, new_id, table, utcnow
-from models.db import RowUpdate, insert_new, write_rows
 from models.engines import EngineColumns, get_engine_row, player_by_name, remember
 from models.errors import Conflict, InvalidInput
 from models.idempotency import Outcome, earlier_outcome
@@ -36,6 +35,7 @@ from models.ledger import (
     transfer_many,
 )
 from models.players import Player
+from models.statements import RowUpdate, insert_new, write_rows
 from models.tenancy import Principal
 from models.webhooks import Announcement, emit_events
 

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import among, insert_ignore, insert_new, transaction_memo
+from models.db import transaction_memo
 from models.engines import EngineColumns, get_engine_row
 from models.ledger import Transfer, transfer_many
 from models.players import Player
+from models.statements import among, insert_ignore, insert_new
 from models.tenancy import Principal
 from models.webhooks import Announcement, emit_events
 

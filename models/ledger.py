@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import created_field, id_field, new_id, table, utcnow
-from models.db import MEMO, Batch, RowUpdate, among, insert_ignore, transaction_memo, write_rows
+from models.db import MEMO, transaction_memo
 from models.errors import InsufficientBalance
+from models.statements import Batch, RowUpdate, among, insert_ignore, write_rows
 
 
 class Account(SQLModel, table=True):
@@ -158,7 +159,7 @@ async def post_transactions(
 class Prepared:
     """Balanced transactions checked and ready to write: their rows (parents first) and each account's net change.
 
-    The caller writes the rows, with the balances as an update (``models.db.write_rows``), together with its
+    The caller writes the rows, with the balances as an update (``models.statements.write_rows``), together with its
     own writes if it likes, best as its transaction's last statement: on PostgreSQL an account's row stays
     locked from its update to the commit, and an engine's funding account is in every one of its draws.
     """
@@ -169,7 +170,7 @@ class Prepared:
 
     @property
     def balances(self) -> RowUpdate:
-        """The update moving each account's balance by its net change (``models.db.write_rows``)."""
+        """The update moving each account's balance by its net change (``models.statements.write_rows``)."""
         return RowUpdate(_MOVE_BALANCE, _MOVE_BALANCES_FROM_JSON, self.changes)
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 from models.base import table
-from models.db import inbox_url
 from models.inbox import InboxMessage
+from models.sqlite import inbox_url
 
 HERE = Path(__file__).parent / "migrations"
 

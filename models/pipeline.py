@@ -21,10 +21,11 @@ from sqlmodel import select
 from models import jackpots, journeys, tournaments
 from models.assets import to_units
 from models.base import table
-from models.db import among, transaction_memo
+from models.db import transaction_memo
 from models.engines import E
 from models.errors import Conflict, DomainError, NotFound
 from models.players import Player
+from models.statements import among
 
 log = logging.getLogger("wowsino.pipeline")
 SCORE, CONTRIBUTE, JOURNEY = "tournament.score", "jackpot.contribute", "journey.event"

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, select
 
 from models.base import created_field, id_field, iso, table
-from models.db import RowUpdate
 from models.errors import NotFound
 from models.fairness import new_server_seed, seed_hash
+from models.statements import RowUpdate
 from models.tenancy import Principal
 
 

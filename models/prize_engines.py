@@ -22,7 +22,6 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from models.assets import from_units, to_units
 from models.base import created_field, id_field, iso, row, table, utcnow
-from models.db import Check, StaleRead, among_parameter, write_rows
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, Cooldown, DomainError, InvalidInput, NotFound
 from models.fairness import draw_weighted
@@ -30,6 +29,7 @@ from models.idempotency import IdempotencyRecord, Outcome, find_records, outcome
 from models.ledger import Leg, Movement, Owner, Prepared, account_ids, prepare_transactions
 from models.players import Player, advance_commitments
 from models.prizes import normalize_prize_table, weights
+from models.statements import Check, StaleRead, among_parameter, write_rows
 from models.stats import chi_square
 from models.tenancy import Principal
 from models.webhooks import Announcement, Subscribers, event_rows, lend_subscribers, subscribers_read
@@ -323,7 +323,7 @@ KEPT_AT_MOST = 1_000  # rows of each kind a process keeps; past that it forgets 
 class KeptReads:
     """The engines and webhook endpoints a draws process has read, kept for its next transactions on
     PostgreSQL, where each read costs every group a round trip. A transaction lent some has its write
-    check that they are still as read (``models.db.Check``); should one have changed, the write raises
+    check that they are still as read (``models.statements.Check``); should one have changed, the write raises
     ``StaleRead``, everything kept is forgotten, and the transaction runs again from fresh reads. Only
     active engines are kept: the check holds them to their ``updated_at``, which every change sets."""
 

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, iso, table, utcnow
-from models.db import dialect_insert, insert_from_json, insert_new
 from models.engines import EngineColumns, get_engine_row
 from models.errors import Conflict, InvalidInput
 from models.ledger import transfer
+from models.statements import dialect_insert, insert_from_json, insert_new
 from models.tenancy import Principal
 from models.webhooks import emit_event
 

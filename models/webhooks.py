@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, created_field, id_field, iso, new_id, table, utcnow
-from models.db import Batch, Check, insert_rows, transaction_memo
+from models.db import transaction_memo
 from models.errors import InvalidInput, NotFound
 from models.signing import new_secret
+from models.statements import Batch, Check, insert_rows
 
 EVENT_TYPES = frozenset(
     {

@@ -16,8 +16,9 @@ from actors.webhooks import send_deliveries
 from api.enqueue import MAX_JOBS_PER_MESSAGE, Batches, Job
 from api.inbox import InboxWriter
 from models import inbox
-from models.db import Database, WriterLock
+from models.db import Database
 from models.redis_client import connect
+from models.sqlite import WriterLock
 
 QUEUE = "wowsino:draws"
 

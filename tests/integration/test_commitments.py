@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from models.db import Database, write_rows
+from models.db import Database
 from models.fairness import new_server_seed, seed_hash
 from models.players import Commitment, Player, StaleCommitment, advance_commitments
+from models.statements import write_rows
 
 
 async def _players(db: Database, count: int) -> list[Player]:

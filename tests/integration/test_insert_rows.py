@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
 from models.base import new_id, table
-from models.db import Check, Database, StaleRead, execute_many, insert_new, insert_rows, write_rows
+from models.db import Database
 from models.ledger import Account, LedgerTransaction, Posting, Prepared, account_id
 from models.players import create_player
+from models.statements import Check, StaleRead, execute_many, insert_new, insert_rows, write_rows
 from models.tenancy import Principal
 from models.tournaments import TournamentScore, create_tournament
 from models.webhooks import WebhookEvent

@@ -12,12 +12,13 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models.base import new_id, utcnow
-from models.db import Database, StaleRead
+from models.db import Database
 from models.engines import change_engine
 from models.errors import Conflict
 from models.lootbox import LOOTBOX
 from models.players import create_player
 from models.prize_engines import Drawn, DrawRequest, KeptReads, LootboxOpen, create_engine, draw_prizes, get_engine
+from models.statements import StaleRead
 from models.tenancy import Principal
 from models.webhooks import WebhookEndpoint, create_endpoint, get_endpoint, update_endpoint
 

@@ -15,9 +15,10 @@ from sqlmodel import SQLModel
 
 from models import pipeline, prize_engines
 from models.base import row, table
-from models.db import Database, among
+from models.db import Database
 from models.idempotency import _RECORDS_OF_KEYS, IdempotencyRecord
 from models.players import Player
+from models.statements import among
 
 ROWS = 3_000  # under one tenant or brand: what reading them all to filter the wanted ones would cost
 

@@ -11,9 +11,9 @@ from sqlalchemy import Connection, MetaData, Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from models.base import table
-from models.db import inbox_url
 from models.inbox import InboxMessage
 from models.schema import metadata
+from models.sqlite import inbox_url
 
 
 def _described(tables: list[Table]) -> MetaData:

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from models.db import WriterLock
+from models.sqlite import WriterLock
 
 
 def test_writers_through_different_open_files_take_turns(tmp_path: Path) -> None:
