@@ -28,7 +28,7 @@ from models.ledger import (
     Prepared,
     Transfer,
     account_ids,
-    balances,
+    balances_of,
     locked_balances,
     prepare_transfers,
     transfer,
@@ -77,8 +77,13 @@ class JackpotDrop(SQLModel, table=True):
 
 async def pool_of(session: AsyncSession, jackpot: Jackpot) -> int:
     """The pool's balance (a read: safe in read-only transactions)."""
-    held = await balances(session, owner_type="jackpot_pool", owner_id=jackpot.id)
-    return held.get(jackpot.currency, 0)
+    return (await pools_of(session, [jackpot]))[jackpot.id]
+
+
+async def pools_of(session: AsyncSession, jackpots: Sequence[Jackpot]) -> dict[str, int]:
+    """Each jackpot's pool balance by jackpot id, in one read (safe in read-only transactions)."""
+    held = await balances_of(session, owner_type="jackpot_pool", owner_ids=[jackpot.id for jackpot in jackpots])
+    return {jackpot.id: held.get((jackpot.id, jackpot.currency), 0) for jackpot in jackpots}
 
 
 def _money(jackpot: Jackpot) -> Callable[[int], int | str]:

@@ -15,7 +15,7 @@ constraint.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -357,6 +357,19 @@ async def balances(session: AsyncSession, *, owner_type: str, owner_id: str) -> 
         select(Account.asset, Account.balance).where(Account.owner_type == owner_type, Account.owner_id == owner_id)
     )
     return {asset: balance for asset, balance in rows.all()}
+
+
+async def balances_of(
+    session: AsyncSession, *, owner_type: str, owner_ids: Collection[str]
+) -> dict[tuple[str, str], int]:
+    """Balances of many owners of one type in one read, by (owner id, asset), in stored units."""
+    accounts = table(Account).c
+    rows = await session.execute(
+        select(accounts.owner_id, accounts.asset, accounts.balance).where(
+            accounts.owner_type == owner_type, among(session, accounts.owner_id, owner_ids)
+        )
+    )
+    return {(owner, asset): balance for owner, asset, balance in rows.all()}
 
 
 async def locked_balances(session: AsyncSession, ids: Sequence[str]) -> dict[str, int]:

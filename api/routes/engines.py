@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +26,17 @@ from models.engines import E, change_engine, engine_cache_key, get_engine_row
 from models.redis_client import digest_key
 from models.tenancy import Principal
 
-View = Callable[[AsyncSession, Any], Awaitable[dict[str, Any]]]
+Views = Callable[[AsyncSession, Sequence[Any]], Awaitable[list[dict[str, Any]]]]  # of rows, in their order
 PatchBody = EnginePatch  # an engine's own PATCH body, given to Litestar by each handler's signature_namespace
+
+
+def each(view: Callable[[Any], dict[str, Any]]) -> Views:
+    """``Views`` of an engine whose view of a row reads nothing more."""
+
+    async def views(_session: AsyncSession, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        return [view(row) for row in rows]
+
+    return views
 
 
 def scope(principal: Principal) -> dict[str, str]:
@@ -37,14 +46,14 @@ def scope(principal: Principal) -> dict[str, str]:
 def engine_handlers(
     model: type[E],
     noun: str,
-    view: View,
+    views: Views,
     statuses: frozenset[str],
     *,
     shape: Any,
     patch_body: type[EnginePatch] = EnginePatch,
     amend: Callable[[Any, Any], None] | None = None,
 ) -> list[HTTPRouteHandler]:
-    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router; *view* answers *shape*.
+    """``GET /``, ``GET /{engine_id}`` and ``PATCH /{engine_id}`` for one engine's router; *views* answer *shape*.
     A ``PATCH`` takes *patch_body*, whose fields besides ``name`` and ``status`` *amend* applies to the row."""
 
     @get(
@@ -65,7 +74,7 @@ def engine_handlers(
         async with app_state(request).db.reader() as session:
             found = (await session.execute(window(query, col(model.created_at), col(model.id), paging))).scalars()
             shown, next_cursor = cut(list(found), paging, lambda row: (row.created_at, row.id))
-            return {"data": [await view(session, row) for row in shown], "next_cursor": next_cursor}
+            return {"data": await views(session, shown), "next_cursor": next_cursor}
 
     @get(
         "/{engine_id:str}",
@@ -77,7 +86,8 @@ def engine_handlers(
     async def show(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> dict[str, Any]:
         async with app_state(request).db.reader() as session:
             row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
-            return await view(session, row)
+            [body] = await views(session, [row])
+            return body
 
     @patch(
         "/{engine_id:str}",
@@ -97,7 +107,7 @@ def engine_handlers(
                 amend(row, data)
             change_engine(row, name=data.name, status=data.status, allowed=statuses)
             await session.flush()
-            body = await view(session, row)
+            [body] = await views(session, [row])
         await state.redis.delete(engine_cache_key(engine_id))
         return body
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -27,8 +28,9 @@ from models.tenancy import Principal
 STATUSES = frozenset({"active", "paused", "archived"})
 
 
-async def _view(session: AsyncSession, jackpot: jackpots.Jackpot) -> dict[str, Any]:
-    return jackpots.jackpot_view(jackpot, await jackpots.pool_of(session, jackpot))
+async def _views(session: AsyncSession, rows: Sequence[jackpots.Jackpot]) -> list[dict[str, Any]]:
+    pools = await jackpots.pools_of(session, rows)
+    return [jackpots.jackpot_view(jackpot, pools[jackpot.id]) for jackpot in rows]
 
 
 def _positive_units(currency: str, amount: Decimal, field: str) -> int:
@@ -59,7 +61,7 @@ async def create(
         jackpot = await jackpots.create_jackpot(
             session, principal, name=data.name, currency=data.currency, seed_amount=seed, must_drop_at=must_drop
         )
-        return await _view(session, jackpot)
+        return jackpots.jackpot_view(jackpot, await jackpots.pool_of(session, jackpot))
 
     return await create_engine(request, principal, data, "jackpot.create", make)
 
@@ -159,6 +161,6 @@ router = Router(
         drop,
         drops,
         contributions,
-        *engine_handlers(jackpots.Jackpot, "jackpot", _view, STATUSES, shape=Jackpot),
+        *engine_handlers(jackpots.Jackpot, "jackpot", _views, STATUSES, shape=Jackpot),
     ],
 )

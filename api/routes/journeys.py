@@ -11,7 +11,7 @@ from api.auth import app_state
 from api.lookups import require_player
 from api.responses import Accepted, answer
 from api.responses.engines import Journey, Progress
-from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
+from api.routes.engines import accept, create_engine, each, engine_handlers, listing_handler, scope
 from api.schemas import JourneyCreate, JourneyEventRequest
 from models import journeys
 from models.pipeline import JOURNEY
@@ -19,10 +19,6 @@ from models.players import get_player
 from models.tenancy import Principal
 
 STATUSES = frozenset({"active", "paused", "archived"})
-
-
-async def _view(session: AsyncSession, journey: journeys.Journey) -> dict[str, Any]:
-    return journeys.journey_view(journey)
 
 
 @post(
@@ -97,6 +93,6 @@ router = Router(
         event,
         progress,
         progress_list,
-        *engine_handlers(journeys.Journey, "journey", _view, STATUSES, shape=Journey),
+        *engine_handlers(journeys.Journey, "journey", each(journeys.journey_view), STATUSES, shape=Journey),
     ],
 )

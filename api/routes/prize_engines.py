@@ -16,7 +16,7 @@ from api.enqueue import Job
 from api.lookups import engine_facts, require_player
 from api.responses import Submitted, answer
 from api.responses.engines import DrawStats, Lootbox, LootboxOpened, MiniGame, MiniGamePlayed, PrizeDraw
-from api.routes.engines import create_engine, engine_handlers, listing_handler
+from api.routes.engines import create_engine, each, engine_handlers, listing_handler
 from api.schemas import LootboxCreate, MiniGameCreate, OpenRequest
 from models import prize_engines
 from models.lootbox import LOOTBOX
@@ -78,7 +78,13 @@ def _routes(spec: Spec, create: HTTPRouteHandler, action: str, *, shape: Any, dr
             engine = await prize_engines.get_engine(session, spec, engine_id=engine_id, **_scope(principal))
             return await prize_engines.draw_stats(session, spec, engine)
 
-    return [create, draw, draws, stats, *engine_handlers(spec.engine, spec.noun, _view, STATUSES, shape=shape)]
+    return [
+        create,
+        draw,
+        draws,
+        stats,
+        *engine_handlers(spec.engine, spec.noun, each(prize_engines.engine_view), STATUSES, shape=shape),
+    ]
 
 
 async def _create(
@@ -88,10 +94,6 @@ async def _create(
         return prize_engines.engine_view(await prize_engines.create_engine(session, spec, principal, config=config))
 
     return await create_engine(request, principal, data, f"{spec.owner_type}.create", make)
-
-
-async def _view(session: AsyncSession, engine: Any) -> dict[str, Any]:
-    return prize_engines.engine_view(engine)
 
 
 @post(

@@ -14,7 +14,7 @@ from api.dispatch import Submission, submit
 from api.enqueue import Job
 from api.responses import Submitted, answer
 from api.responses.engines import Raffle, RaffleDrawn, RaffleEntered, RaffleEntry
-from api.routes.engines import create_engine, engine_handlers, listing_handler, scope
+from api.routes.engines import create_engine, each, engine_handlers, listing_handler, scope
 from api.schemas import DrawRequest, EnterRequest, RaffleCreate, RafflePatch
 from models import raffles
 from models.errors import InvalidInput
@@ -22,10 +22,6 @@ from models.players import get_player
 from models.tenancy import Principal
 
 STATUSES = frozenset({"active", "paused", "archived"})
-
-
-async def _view(session: AsyncSession, raffle: raffles.Raffle) -> dict[str, Any]:
-    return raffles.raffle_view(raffle)
 
 
 @post(
@@ -119,6 +115,14 @@ router = Router(
         enter,
         draw,
         entries,
-        *engine_handlers(raffles.Raffle, "raffle", _view, STATUSES, shape=Raffle, patch_body=RafflePatch, amend=_move),
+        *engine_handlers(
+            raffles.Raffle,
+            "raffle",
+            each(raffles.raffle_view),
+            STATUSES,
+            shape=Raffle,
+            patch_body=RafflePatch,
+            amend=_move,
+        ),
     ],
 )

@@ -16,7 +16,7 @@ from api.enqueue import Job
 from api.lookups import engine_facts, require_player
 from api.responses import Accepted, Submitted, answer
 from api.responses.engines import Leaderboard, Score, Tournament, TournamentClosed
-from api.routes.engines import accept, create_engine, engine_handlers, listing_handler, scope
+from api.routes.engines import accept, create_engine, each, engine_handlers, listing_handler, scope
 from api.schemas import ScoreRequest, TournamentCreate, TournamentPatch
 from api.state import AppState
 from models import leaderboard, tournaments
@@ -25,10 +25,6 @@ from models.pipeline import SCORE
 from models.tenancy import Principal
 
 STATUSES = frozenset({"active", "paused", "archived"})
-
-
-async def _view(session: AsyncSession, tournament: tournaments.Tournament) -> dict[str, Any]:
-    return tournaments.tournament_view(tournament)
 
 
 @post(
@@ -157,7 +153,7 @@ router = Router(
         *engine_handlers(
             tournaments.Tournament,
             "tournament",
-            _view,
+            each(tournaments.tournament_view),
             STATUSES,
             shape=Tournament,
             patch_body=TournamentPatch,

@@ -44,6 +44,19 @@ def test_contributions_grow_the_pool_exactly_once_per_wager(operator: Operator) 
     assert sorted(row["source_wager_id"] for row in rows) == ["w1", "w2", "w3"]
 
 
+def test_a_page_of_jackpots_shows_each_its_own_pool(operator: Operator) -> None:
+    username = operator.player()
+    made = [_jackpot(operator, currency=currency, seed_amount=seed) for currency, seed in [("USD", "5"), ("EUR", "7")]]
+    made.append(_jackpot(operator, currency="WINZ", seed_amount="11"))
+    body = {"user_id": username, "source_wager_id": "w1", "amount": "0.25"}
+    assert operator.client.post(f"/v1/jackpots/{made[1]['id']}/contribute", json=body).status_code == 202
+    wait_until(lambda: _pool(operator, made[1]["id"]) == Decimal("7.25"), what="the contribution")
+    pages = [operator.client.get("/v1/jackpots", params={"limit": 2}).json()]
+    pages.append(operator.client.get("/v1/jackpots", params={"limit": 2, "cursor": pages[0]["next_cursor"]}).json())
+    pools = {row["id"]: row["pool"] for page in pages for row in page["data"]}
+    assert pools == {made[0]["id"]: "5", made[1]["id"]: "7.25", made[2]["id"]: 11}
+
+
 def test_cached_facts_in_a_shape_this_version_does_not_read_are_looked_up_again(
     stack: Stack, operator: Operator
 ) -> None:
