@@ -15,6 +15,7 @@ INTEGER_ASSETS = frozenset({"WINZ", "XP"})
 DECIMAL_PLACES = 8
 _SCALE = Decimal(10) ** DECIMAL_PLACES
 MAX_UNITS = 2**62
+_MAX_DIGITS = len(str(MAX_UNITS))  # an amount whose leading digit is further left is out of range on every rail
 
 
 def is_asset(code: str) -> bool:
@@ -29,8 +30,10 @@ def to_units(asset: str, amount: int | str | Decimal, *, field: str = "amount") 
     if isinstance(amount, bool):
         raise InvalidInput("must be a number", field=field)
     if asset in INTEGER_ASSETS:
-        if isinstance(amount, Decimal) and amount.is_finite() and amount == amount.to_integral_value():
-            amount = int(amount)
+        if isinstance(amount, Decimal) and amount.is_finite():
+            _refuse_huge(amount, field)
+            if amount == amount.to_integral_value():
+                amount = int(amount)
         if not isinstance(amount, int):
             raise InvalidInput(f"{asset} amounts are whole numbers", field=field)
         units = amount
@@ -41,6 +44,9 @@ def to_units(asset: str, amount: int | str | Decimal, *, field: str = "amount") 
             raise InvalidInput("must be a decimal number", field=field) from None
         if not value.is_finite():
             raise InvalidInput("must be a finite decimal number", field=field)
+        _refuse_huge(value, field)
+        if value and value.adjusted() < -DECIMAL_PLACES:  # would scale to a fraction too small to hold: zero
+            raise InvalidInput(f"at most {DECIMAL_PLACES} decimal places", field=field)
         scaled = value * _SCALE
         if scaled != scaled.to_integral_value():
             raise InvalidInput(f"at most {DECIMAL_PLACES} decimal places", field=field)
@@ -48,6 +54,13 @@ def to_units(asset: str, amount: int | str | Decimal, *, field: str = "amount") 
     if abs(units) >= MAX_UNITS:
         raise InvalidInput("amount out of range", field=field)
     return units
+
+
+def _refuse_huge(value: Decimal, field: str) -> None:
+    """Refuse, before any arithmetic on it, an amount out of range by its exponent alone: a decimal keeps exponents
+    up to about a billion, which scaling overflows and converting to an integer takes minutes over."""
+    if value and value.adjusted() >= _MAX_DIGITS:
+        raise InvalidInput("amount out of range", field=field)
 
 
 def from_units(asset: str, units: int) -> int | str:

@@ -152,6 +152,27 @@ def test_a_moment_outside_the_years_utc_can_hold_is_refused(operator: Operator) 
         assert operator.client.get(listing).json()["data"] == []
 
 
+def test_an_amount_or_url_the_parsers_would_choke_on_is_refused(operator: Operator) -> None:
+    """Exponents a decimal keeps but no rail holds (scaled, they overflowed: a 500), and a URL that
+    ``urlsplit`` cannot split (a 500)."""
+    huge = {"name": "J", "currency": "USD", "seed_amount": "1e999999999"}
+    created = operator.client.post("/v1/jackpots", json=huge)
+    assert created.status_code == 422 and created.json()["errors"][0]["field"] == "seed_amount", created.text
+    jackpot = operator.client.post("/v1/jackpots", json={**huge, "seed_amount": "1"}).json()["id"]
+    username = operator.player()
+    event = {"type": "jackpot.contribute", "jackpot_id": jackpot, "user_id": username, "source_wager_id": "w"}
+    batch = [{**event, "amount": "1e999999999"}, {**event, "amount": "1e-999999999", "source_wager_id": "v"}]
+    results = operator.client.post("/v1/events/batch", json={"events": batch}).json()["results"]
+    assert [(item["status"], item["error"]["field"]) for item in results] == [("rejected", "amount")] * 2
+    single_body = {"user_id": username, "source_wager_id": "u", "amount": "-1e999999999"}
+    single = operator.client.post(f"/v1/jackpots/{jackpot}/contribute", json=single_body)
+    assert single.status_code == 422 and single.json()["errors"][0]["field"] == "amount", single.text
+    refused = operator.client.post("/v1/webhooks", json={"url": "https://[abc/hook", "events": ["*"]})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "url", refused.text
+    assert operator.client.get("/v1/webhooks").json()["data"] == []
+    assert operator.client.get(f"/v1/jackpots/{jackpot}").json()["pool"] == "1"
+
+
 def test_health_and_readiness(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{stack.url}/ready")

@@ -29,6 +29,23 @@ def test_bad_decimals_are_refused(amount: object) -> None:
         to_units("USD", amount)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("asset", "amount", "message"),
+    [
+        ("USD", "1e999999999", "amount out of range"),  # decimal.Overflow when scaled
+        ("USD", Decimal("-1e999999999"), "amount out of range"),
+        ("USD", "1e-999999999", "at most 8 decimal places"),  # scaled to zero and taken
+        ("WINZ", Decimal("1e20"), "amount out of range"),
+        ("WINZ", Decimal("1e9999"), "amount out of range"),  # converted digit by digit before the range check
+    ],
+)
+def test_amounts_out_of_range_by_their_exponent_are_refused_before_any_arithmetic(
+    asset: str, amount: str | Decimal, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        to_units(asset, amount)
+
+
 def test_unknown_asset_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         to_units("usd", "1")
