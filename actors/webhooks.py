@@ -32,7 +32,7 @@ from models.gathering import Gatherer, per_loop
 from models.redis_client import Lua
 from models.signing import sign
 from models.tenancy import KEY_MODES
-from models.urlguard import Unresolved, check_url, public_addresses
+from models.urlguard import Unresolved, allowed_addresses, check_url
 from models.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -47,13 +47,14 @@ REFUSED = "refused: "
 USER_AGENT = "WOWsino-Webhooks/1"
 
 
-class _PublicOnly(httpcore.AsyncNetworkBackend):
-    """Connects only to public addresses, those its host name resolves to for this very connection: a name
-    re-pointed at a private address between the check before an attempt and its connection (DNS rebinding)
-    is refused there too. TLS still names the host (SNI, certificate)."""
+class _Allowed(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the URL guard allows in *mode*, those its host name resolves to for this very
+    connection: a name re-pointed at a private address between the check before an attempt and its connection
+    (DNS rebinding) is refused there too. TLS still names the host (SNI, certificate)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str) -> None:
         self._backend = httpcore.AnyIOBackend()
+        self._mode = mode
 
     async def connect_tcp(
         self,
@@ -63,7 +64,7 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        *others, last = await public_addresses(host)
+        *others, last = await allowed_addresses(host, self._mode)
         for address in others:
             try:
                 return await self._backend.connect_tcp(str(address), port, timeout, local_address, socket_options)
@@ -83,19 +84,18 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
 def _new_client(mode: str, timeout_s: float) -> httpx.AsyncClient:
     """The client every delivery of a worker process in *mode* goes through: making one costs about 20 ms
     of CPU (its TLS context), and it keeps connections to receivers open between deliveries (one per
-    delivery in flight, up to 100: httpx keeps 20 by default, and closed the others after each POST). Live
-    ones connect only to public addresses (``_PublicOnly``). Redirects are not followed, and no cookie is
-    kept: a receiver's cookie never goes to another operator's receiver."""
+    delivery in flight, up to 100: httpx keeps 20 by default, and closed the others after each POST). It
+    connects only to the addresses the URL guard allows in *mode* (``_Allowed``). Redirects are not followed,
+    and no cookie is kept: a receiver's cookie never goes to another operator's receiver."""
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     transport = httpx.AsyncHTTPTransport(limits=limits)
-    if mode == "live":  # httpx takes no network backend: its pool is made again with one
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_PublicOnly(),
-        )
+    transport._pool = httpcore.AsyncConnectionPool(  # httpx takes no network backend: its pool is made again
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_Allowed(mode),
+    )
     return httpx.AsyncClient(
         timeout=timeout_s,
         follow_redirects=False,

@@ -1,4 +1,5 @@
-"""Where webhooks may be sent: live mode only to public ``https`` hosts; test mode also to local ``http``.
+"""Where webhooks may be sent: live mode only to public ``https`` hosts; test mode also over ``http`` and to
+loopback, so a receiver on the developer's machine works, but never to private, link-local or reserved addresses.
 
 The check resolves the host name, so a DNS name that points at a private address is refused too;
 deliveries check again before every attempt (DNS can change) and never follow redirects. A name that
@@ -35,15 +36,18 @@ async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Ad
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, mode: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+    return (address.is_global and not address.is_multicast) or (mode != "live" and address.is_loopback)
 
 
 async def check_url(url: str, mode: str) -> None:
     """Raise ``InvalidInput`` (field ``url``) unless *url* may receive webhooks in *mode*."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        raise InvalidInput("not a valid URL", field="url") from None
     if parts.scheme not in ({"https"} if mode == "live" else {"https", "http"}):
         raise InvalidInput("live webhooks need an https URL" if mode == "live" else "need an http(s) URL", field="url")
     if not parts.hostname or parts.username or parts.password:
@@ -52,15 +56,13 @@ async def check_url(url: str, mode: str) -> None:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise InvalidInput("malformed port", field="url") from None
-    if mode == "live":
-        await public_addresses(parts.hostname)
+    await allowed_addresses(parts.hostname, mode)
 
 
-async def public_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """*host*'s addresses now, if every one is public; else ``InvalidInput`` (``Unresolved`` if none)."""
+async def allowed_addresses(host: str, mode: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """*host*'s addresses now, if *mode* may send to every one; else ``InvalidInput`` (``Unresolved`` if none)."""
     addresses = await _addresses(host)
-    if not all(_public(address) for address in addresses):
-        raise InvalidInput(
-            "live webhooks cannot target loopback, private, link-local or reserved addresses", field="url"
-        )
+    if not all(_allowed(address, mode) for address in addresses):
+        refused = "loopback, private" if mode == "live" else "private"
+        raise InvalidInput(f"{mode} webhooks cannot target {refused}, link-local or reserved addresses", field="url")
     return addresses

@@ -1,4 +1,5 @@
-"""Live webhooks go only to public https hosts; sandbox ones may go to a local receiver."""
+"""Live webhooks go only to public https hosts; sandbox ones may go over http and to a local receiver too,
+never to the private network."""
 
 from __future__ import annotations
 
@@ -41,9 +42,35 @@ def test_live_accepts_public_https_address() -> None:
 
 
 def test_sandbox_accepts_local_http() -> None:
-    asyncio.run(check_url("http://127.0.0.1:9999/hook", "test"))
+    for url in ["http://127.0.0.1:9999/hook", "http://localhost/hook", "http://[::1]/hook", "http://93.184.215.14/"]:
+        asyncio.run(check_url(url, "test"))
     with pytest.raises(InvalidInput):
         asyncio.run(check_url("ftp://127.0.0.1/hook", "test"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.8/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:10.0.0.8]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+def test_sandbox_refuses_the_private_network(url: str) -> None:
+    with pytest.raises(InvalidInput, match="private") as refused:
+        asyncio.run(check_url(url, "test"))
+    assert refused.value.field == "url"
+
+
+@pytest.mark.parametrize("mode", ["live", "test"])
+@pytest.mark.parametrize("url", ["https://[abc/hook", "https://example.com:99999/hook", "https://example.com:x/"])
+def test_a_malformed_url_is_refused(url: str, mode: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        asyncio.run(check_url(url, mode))
+    assert refused.value.field == "url"
 
 
 def test_a_name_that_does_not_resolve_is_unresolved_and_one_that_is_no_name_refused() -> None:
@@ -66,6 +93,8 @@ def test_a_live_delivery_connects_only_to_a_public_address(url: str) -> None:
         asyncio.run(post("live", url))
     with pytest.raises(httpx.ConnectError):  # a sandbox's may go to a local receiver: here, none listens
         asyncio.run(post("test", "http://127.0.0.1:9/hook"))
+    with pytest.raises(InvalidInput):  # but not to the private network
+        asyncio.run(post("test", "http://10.0.0.8:9/hook"))
 
 
 def test_a_name_re_pointed_at_loopback_after_the_check_is_refused_at_the_connection(
