@@ -4,9 +4,11 @@ Events arrive as plain dicts ``{type, engine_id, user_id, source_id, ...}``. Eac
 by its business id (unique keys in its engine's tables), so a batch applied twice changes nothing
 the second time. A batch costs a few set-based statements per kind of event, not a few per event:
 the players and engines it names are read once (and remembered for the rest of the transaction),
-then each kind of event is inserted, deduplicated and aggregated in bulk. Events are taken in
-player order, in arrival order within a player, which keeps each player's order (journey steps,
-who tips a jackpot over ``must_drop_at``) and takes row locks in the same order in every batch.
+then each kind of event is inserted, deduplicated and aggregated in bulk. Events are taken in the
+order the API accepted them (``received_at``; a request's events in their order), whoever the
+player: it decides who tips a jackpot over ``must_drop_at``, which contributor is the last and who
+reached a tied tournament score first. The rows batches share are written in key order, whatever
+the events' order, so concurrent batches take their locks in the same order.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ async def apply_events(
     """Apply every event once, inside the caller's transaction, in a few bulk statements per kind of event;
     refusals are counted, not raised. Each event carries ``received_at``, when the API accepted it."""
     applied = Applied()
-    ordered = sorted(events, key=lambda event: event["user_id"])
+    ordered = sorted(events, key=lambda event: event["received_at"])  # stable: a request's events keep their order
     found = Found(
         players=await _players(session, brand_id, mode, {event["user_id"] for event in ordered}),
         tournaments=await _engines(session, tournaments.Tournament, tenant_id, mode, brand_id, _ids(ordered, SCORE)),

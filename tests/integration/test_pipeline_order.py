@@ -8,12 +8,14 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import select
+
 from models.base import new_id, utcnow
 from models.db import Database
-from models.jackpots import create_jackpot
+from models.jackpots import Jackpot, JackpotDrop, create_jackpot
 from models.journeys import create_journey
 from models.pipeline import CONTRIBUTE, JOURNEY, SCORE, apply_events
-from models.players import create_player
+from models.players import Player, create_player
 from models.tenancy import Principal
 from models.tournaments import create_tournament
 
@@ -84,3 +86,36 @@ def test_rows_other_batches_change_are_written_after_the_batchs_own(db: Database
     assert max(own) < min(shared), sent
     if db.write_engine.dialect.name == "postgresql":  # the pool's balance and its jackpot: one statement
         assert any("update jackpots" in sql and "update accounts" in sql for sql in sent), sent
+
+
+def test_events_are_applied_in_the_order_they_were_accepted_whoever_the_player(db: Database) -> None:
+    """bob's score and contribution came first, ada's after: ada tipped the pool over ``must_drop_at`` and was
+    its last contributor, and bob reached the tied score first (taken in player order, it was the reverse)."""
+
+    async def scenario() -> None:
+        tournament, _ = await _engines(db)
+        async with db.transaction() as session:
+            jackpot = await create_jackpot(
+                session, PRINCIPAL, name="must", currency="EUR", seed_amount=0, must_drop_at=1_000_000_000
+            )
+        first = utcnow()
+        events = [
+            {**event, "user_id": username, "source_id": new_id(), "received_at": first + timedelta(milliseconds=n)}
+            for n, username in enumerate(("bob", "ada"))
+            for event in (
+                {"type": SCORE, "engine_id": tournament, "points": 5},
+                {"type": CONTRIBUTE, "engine_id": jackpot.id, "amount": "6", "currency": "EUR"},
+            )
+        ]
+        applied = await db.run(
+            lambda session: apply_events(session, tenant_id="tenant", mode="live", brand_id="brand", events=events)
+        )
+        reached = {name: seq for name, _, seq in applied.standings[tournament]}
+        assert reached["bob"] < reached["ada"]
+        async with db.reader() as session:
+            drops = (await session.execute(select(JackpotDrop.winner_username))).scalars().all()
+            noted = await session.get(Jackpot, jackpot.id)
+            contributor = await session.get(Player, noted.last_contributor_id if noted else None)
+        assert drops == ["ada"] and contributor is not None and contributor.username == "ada"
+
+    asyncio.run(scenario())
