@@ -21,6 +21,7 @@ from models.base import iso
 from models.countries import CODES
 from models.errors import InvalidInput
 from models.ledger import Account, LedgerTransaction, Posting, balances
+from models.players import Player as PlayerRow
 from models.players import create_player, get_player, player_view
 from models.tenancy import Principal
 from models.webhooks import emit_event
@@ -67,7 +68,7 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Pl
                 type="player.created",
                 data={"user": player.username, "external_ref": player.external_ref},
             )
-        return (201 if created else 200), {**player_view(player), "balances": {}}, deliveries
+        return (201 if created else 200), await _with_balances(session, player), deliveries
 
     body = msgspec.to_builtins(data)
     body.pop("idempotency_key", None)
@@ -84,8 +85,11 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Pl
 )
 async def show(request: Request[Any, Any, Any], principal: Principal, username: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
-        player = await get_player(session, principal, username)
-        held = await balances(session, owner_type="player", owner_id=player.id)
+        return await _with_balances(session, await get_player(session, principal, username))
+
+
+async def _with_balances(session: AsyncSession, player: PlayerRow) -> dict[str, Any]:
+    held = await balances(session, owner_type="player", owner_id=player.id)
     return {
         **player_view(player),
         "balances": {asset: from_units(asset, units) for asset, units in sorted(held.items())},

@@ -7,7 +7,7 @@ import secrets
 import httpx
 import pytest
 
-from tests.support.api import Operator, issue
+from tests.support.api import Operator, grant, issue
 from tests.support.load import post_many
 from tests.support.stack import Stack
 
@@ -21,6 +21,9 @@ def test_create_then_same_username_returns_the_existing_player(operator: Operato
     assert again.json()["id"] == created.json()["id"] and again.json()["email"] == "sv7@example.com"
     shown = operator.client.get("/v1/players/StarlordV7").json()
     assert shown["balances"] == {} and shown["country_code"] == "US"
+    grant(operator, "StarlordV7", 25)
+    known = operator.client.post("/v1/players", json={"username": "StarlordV7"})
+    assert known.status_code == 200 and known.json()["balances"] == {"WINZ": 25}, known.text
 
 
 def test_concurrent_creates_of_one_username_on_both_api_processes_make_one_player(
