@@ -118,7 +118,11 @@ _QUEUE_EACH = Lua("for i = 1, #ARGV, 2 do\n" + queue_lua(1, "ARGV[i]", "ARGV[i +
 async def send_deliveries(redis: Redis, delivery_ids: list[str]) -> None:
     """Queue the first attempt of each delivery; called only after their transaction committed. Should
     Redis not take them, the outbox sweep sends them."""
-    await queue_attempts(redis, [(delivery_id, 0) for delivery_id in delivery_ids])
+    await queue_attempts(redis, first_attempts(delivery_ids))
+
+
+def first_attempts(delivery_ids: Sequence[str]) -> list[tuple[str, int]]:
+    return [(delivery_id, 0) for delivery_id in delivery_ids]
 
 
 async def queue_attempts(redis: Redis, attempts: Sequence[tuple[str, int]], *, delay_ms: int = 0) -> None:

@@ -106,6 +106,7 @@ class MiniGameCreate(Body):
 class EnginePatch(Body):
     name: Name | None = None
     status: Literal["active", "paused", "archived"] | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class TournamentPatch(EnginePatch):
@@ -175,6 +176,12 @@ class ContributeRequest(Body):
     idempotency_key: IdempotencyKey | None = None
 
 
+class KeyOnly(Body):
+    """The body of a write whose path names all it does (rotating a secret, closing a tournament): optional."""
+
+    idempotency_key: IdempotencyKey | None = None
+
+
 class DropRequest(Body):
     winner_user_id: Username | None = None
     idempotency_key: IdempotencyKey | None = None
@@ -239,10 +246,12 @@ class WebhookPatch(Body):
     url: Url | None = None
     events: Annotated[list[EventPattern], Meta(min_length=1, max_length=32)] | None = None
     status: Literal["active", "paused"] | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class RedeliverRequest(Body):
     since: Moment
+    idempotency_key: IdempotencyKey | None = None
 
     def __post_init__(self) -> None:
         in_utc(self.since, "since")

@@ -14,7 +14,7 @@ from litestar import Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.webhooks import send_deliveries
+from actors.webhooks import queue_attempts
 from api.dispatch import answer
 from api.state import AppState
 from models.base import new_id
@@ -23,14 +23,15 @@ from models.tenancy import Principal
 
 log = logging.getLogger("wowsino.api")
 
-Outcome = tuple[int, dict[str, Any], list[str]]  # status, body, webhook deliveries to send
+Outcome = tuple[int, dict[str, Any], list[tuple[str, int]]]  # status, body, webhook attempts to queue
 Work = Callable[[AsyncSession], Awaitable[Outcome]]
 
 
 async def write_once(
     state: AppState, principal: Principal, *, operation: str, key: str | None, request: dict[str, Any], work: Work
 ) -> Response[dict[str, Any]]:
-    """Run *work* once per idempotency key (every time when there is none) and answer."""
+    """Run *work* once per idempotency key (every time when there is none) and answer; once it committed, queue
+    the webhook attempts (``(delivery id, attempt number)``) it returned."""
     digest = fingerprint({"operation": operation, **request})
     for attempt in range(2):
         try:
@@ -46,7 +47,7 @@ async def write_once(
                     )
                     if record is not None:
                         return answer(record.status_code, record.response, replayed=True)
-                status, body, deliveries = await work(session)
+                status, body, attempts = await work(session)
                 if key is not None:
                     session.add(
                         IdempotencyRecord(
@@ -65,7 +66,7 @@ async def write_once(
             if attempt == 1 or key is None:
                 raise
     try:
-        await send_deliveries(state.redis, deliveries)
+        await queue_attempts(state.redis, attempts)
     except Exception:  # committed: Redis away, the outbox sweep sends them; the answer stands
         log.exception("could not queue the webhook deliveries of %s", operation)
     return answer(status, body, replayed=False)

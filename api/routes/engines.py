@@ -20,7 +20,7 @@ from api.pagination import cut, listing, window
 from api.responses import Page, answer
 from api.schemas import EnginePatch
 from api.state import AppState
-from api.writes import write_once
+from api.writes import Outcome, write_once
 from models.base import new_id
 from models.engines import E, change_engine, engine_cache_key, get_engine_row
 from models.redis_client import digest_key
@@ -99,17 +99,25 @@ def engine_handlers(
     )
     async def change(
         request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: PatchBody
-    ) -> dict[str, Any]:
+    ) -> Response[dict[str, Any]]:
         state = app_state(request)
-        async with state.db.transaction() as session:
+
+        async def work(session: AsyncSession) -> Outcome:
             row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
             if amend is not None:
                 amend(row, data)
             change_engine(row, name=data.name, status=data.status, allowed=statuses)
             await session.flush()
             [body] = await views(session, [row])
+            return 200, body, []
+
+        changes = msgspec.to_builtins(data)
+        key = changes.pop("idempotency_key", None)
+        answered = await write_once(
+            state, principal, operation=f"{noun}.patch", key=key, request={"id": engine_id, **changes}, work=work
+        )
         await state.redis.delete(engine_cache_key(engine_id))
-        return body
+        return answered
 
     return [index, show, change]
 
@@ -128,7 +136,7 @@ async def create_engine(
         name: value if isinstance(value := getattr(data, name), datetime) else config[name] for name in config
     }
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+    async def work(session: AsyncSession) -> Outcome:
         return 201, await make(session, typed), []
 
     return await write_once(app_state(request), principal, operation=operation, key=key, request=config, work=work)

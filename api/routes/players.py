@@ -9,13 +9,14 @@ from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from actors.webhooks import first_attempts
 from api import pagination
 from api.auth import app_state
 from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Commitment, Identity, Player, PlayerPosting
 from api.schemas import PlayerCreate
-from api.writes import write_once
+from api.writes import Outcome, write_once
 from models.assets import from_units
 from models.base import iso
 from models.countries import CODES
@@ -50,7 +51,7 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Pl
     if data.country_code is not None and data.country_code not in CODES:
         raise InvalidInput("not an ISO 3166-1 alpha-2 country code", field="country_code")
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+    async def work(session: AsyncSession) -> Outcome:
         player, created = await create_player(
             session,
             principal,
@@ -68,7 +69,7 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Pl
                 type="player.created",
                 data={"user": player.username, "external_ref": player.external_ref},
             )
-        return (201 if created else 200), await _with_balances(session, player), deliveries
+        return (201 if created else 200), await _with_balances(session, player), first_attempts(deliveries)
 
     body = msgspec.to_builtins(data)
     body.pop("idempotency_key", None)

@@ -17,7 +17,7 @@ from api.lookups import engine_facts, require_player
 from api.responses import Accepted, Submitted, answer
 from api.responses.engines import Leaderboard, Score, Tournament, TournamentClosed
 from api.routes.engines import accept, create_engine, each, engine_handlers, listing_handler, scope
-from api.schemas import ScoreRequest, TournamentCreate, TournamentPatch
+from api.schemas import KeyOnly, ScoreRequest, TournamentCreate, TournamentPatch
 from api.state import AppState
 from models import leaderboard, tournaments
 from models.errors import Conflict
@@ -111,7 +111,9 @@ async def ranking(
     responses=answer(TournamentClosed, "the payouts", 201)
     | answer(Submitted, "it outlasted the wait; poll its operation", 202),
 )
-async def close(request: Request[Any, Any, Any], principal: Principal, engine_id: str) -> Response[dict[str, Any]]:
+async def close(
+    request: Request[Any, Any, Any], principal: Principal, engine_id: str, data: KeyOnly | None = None
+) -> Response[dict[str, Any]]:
     """Pay the prize table by final rank; closing again answers with the same payouts and pays nothing."""
     state = app_state(request)
     async with state.db.reader() as session:
@@ -122,7 +124,8 @@ async def close(request: Request[Any, Any, Any], principal: Principal, engine_id
             close_tournament_actor, (operation_id, principal.tenant_id, principal.mode, principal.brand_id, engine_id)
         )
 
-    return await submit(state, principal, Submission("tournament.close", None, {"tournament_id": engine_id}, job))
+    key = data.idempotency_key if data is not None else None
+    return await submit(state, principal, Submission("tournament.close", key, {"tournament_id": engine_id}, job))
 
 
 scores = listing_handler(

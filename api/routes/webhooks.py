@@ -10,14 +10,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from actors.webhooks import queue_attempts
 from api import pagination
 from api.auth import app_state
 from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Delivery, Redelivered, RedeliveryQueued, Subscription
-from api.schemas import RedeliverRequest, WebhookCreate, WebhookPatch
-from api.writes import write_once
+from api.schemas import KeyOnly, RedeliverRequest, WebhookCreate, WebhookPatch
+from api.writes import Outcome, Work, write_once
 from models.base import utcnow
 from models.errors import NotFound
 from models.tenancy import Principal
@@ -48,18 +47,14 @@ async def create(
     request: Request[Any, Any, Any], principal: Principal, data: WebhookCreate
 ) -> Response[dict[str, Any]]:
     await check_url(data.url, principal.mode)  # resolves the host: before any transaction holds a lock
-    body = msgspec.to_builtins(data)
-    body.pop("idempotency_key", None)
 
-    async def work(session: AsyncSession) -> tuple[int, dict[str, Any], list[str]]:
+    async def work(session: AsyncSession) -> Outcome:
         endpoint = await create_endpoint(
             session, tenant_id=principal.tenant_id, mode=principal.mode, url=data.url, events=list(data.events)
         )
         return 201, endpoint_view(endpoint, with_secret=True), []
 
-    return await write_once(
-        app_state(request), principal, operation="webhooks.create", key=data.idempotency_key, request=body, work=work
-    )
+    return await _once(request, principal, "webhooks.create", data, {}, work)
 
 
 @get("/v1/webhooks", opt=SCOPE, tags=["webhooks"], responses=answer(Page[Subscription], "subscriptions, newest first"))
@@ -82,28 +77,23 @@ async def index(
 @get("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], responses=answer(Subscription, "the subscription"))
 async def show(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
     async with app_state(request).db.reader() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+        endpoint = await _endpoint(session, principal, webhook_id)
     return endpoint_view(endpoint)
 
 
 @patch("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], responses=answer(Subscription, "the changed one"))
 async def change(
     request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: WebhookPatch
-) -> dict[str, Any]:
-    state = app_state(request)
+) -> Response[dict[str, Any]]:
     if data.url is not None:
         await check_url(data.url, principal.mode)  # resolves the host: before the transaction holds a lock
-    async with state.db.transaction() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+
+    async def work(session: AsyncSession) -> Outcome:
+        endpoint = await _endpoint(session, principal, webhook_id)
         resumed = data.status == "active" and endpoint.status != "active"
         await update_endpoint(
             session, endpoint, url=data.url, events=list(data.events) if data.events else None, status=data.status
         )
-        view = endpoint_view(endpoint)
         held: list[tuple[str, int]] = []
         if resumed:  # deliveries held while paused go out now
             rows = await session.execute(
@@ -111,17 +101,16 @@ async def change(
                     WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending"
                 )
             )
-            held = list(rows.all())
-    await queue_attempts(state.redis, held)
-    return view
+            held = [(delivery_id, attempt) for delivery_id, attempt in rows.all()]
+        return 200, endpoint_view(endpoint), held
+
+    return await _once(request, principal, "webhooks.patch", data, {"id": webhook_id}, work)
 
 
 @delete("/v1/webhooks/{webhook_id:str}", opt=SCOPE, tags=["webhooks"], status_code=204)
 async def remove(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> None:
     async with app_state(request).db.transaction() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+        endpoint = await _endpoint(session, principal, webhook_id)
         endpoint.deleted_at = utcnow()
 
 
@@ -140,9 +129,7 @@ async def deliveries(
 ) -> dict[str, Any]:
     """Deliveries newest first, each with every attempt (time, status code or error, latency)."""
     async with app_state(request).db.reader() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+        endpoint = await _endpoint(session, principal, webhook_id)
         query = (
             select(WebhookDelivery, WebhookEvent)
             .join(WebhookEvent, col(WebhookEvent.id) == WebhookDelivery.event_id)
@@ -182,15 +169,19 @@ async def _attempts(session: AsyncSession, delivery_ids: list[str]) -> dict[str,
     status_code=201,
     responses=answer(Subscription, "the subscription with its new signing secret", 201),
 )
-async def rotate(request: Request[Any, Any, Any], principal: Principal, webhook_id: str) -> dict[str, Any]:
-    """A new signing secret, shown once; the previous one keeps verifying for 24 hours."""
-    async with app_state(request).db.transaction() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+async def rotate(
+    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: KeyOnly | None = None
+) -> Response[dict[str, Any]]:
+    """A new signing secret, shown once; the previous one keeps verifying for 24 hours. With an idempotency key
+    a retry answers the same secret: rotating twice would retire the previous one at once."""
+
+    async def work(session: AsyncSession) -> Outcome:
+        endpoint = await _endpoint(session, principal, webhook_id)
         rotate_secret(endpoint, utcnow())
         await session.flush()
-        return endpoint_view(endpoint, with_secret=True)
+        return 201, endpoint_view(endpoint, with_secret=True), []
+
+    return await _once(request, principal, "webhooks.rotate_secret", data, {"id": webhook_id}, work)
 
 
 @post(
@@ -202,12 +193,11 @@ async def rotate(request: Request[Any, Any, Any], principal: Principal, webhook_
 )
 async def redeliver_failed(
     request: Request[Any, Any, Any], principal: Principal, webhook_id: str, data: RedeliverRequest
-) -> dict[str, Any]:
+) -> Response[dict[str, Any]]:
     """Send again every failed delivery of this subscription created since a time."""
-    async with app_state(request).db.transaction() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+
+    async def work(session: AsyncSession) -> Outcome:
+        endpoint = await _endpoint(session, principal, webhook_id)
         rows = await session.execute(
             select(WebhookDelivery.id, WebhookDelivery.attempt_count).where(
                 WebhookDelivery.endpoint_id == endpoint.id,
@@ -215,15 +205,16 @@ async def redeliver_failed(
                 col(WebhookDelivery.created_at) >= data.since,
             )
         )
-        failed = list(rows.all())
+        failed = [(delivery_id, attempt) for delivery_id, attempt in rows.all()]
         if failed:
             await session.execute(
                 update(WebhookDelivery)
                 .where(col(WebhookDelivery.id).in_([delivery_id for delivery_id, _ in failed]))
                 .values(status="pending", next_attempt_at=utcnow())
             )
-    await queue_attempts(app_state(request).redis, failed)
-    return {"redelivered": len(failed)}
+        return 202, {"redelivered": len(failed)}, failed
+
+    return await _once(request, principal, "webhooks.redeliver", data, {"id": webhook_id}, work)
 
 
 @post(
@@ -234,13 +225,16 @@ async def redeliver_failed(
     responses=answer(RedeliveryQueued, "queued again", 202),
 )
 async def redeliver(
-    request: Request[Any, Any, Any], principal: Principal, webhook_id: str, delivery_id: str
-) -> dict[str, Any]:
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    webhook_id: str,
+    delivery_id: str,
+    data: KeyOnly | None = None,
+) -> Response[dict[str, Any]]:
     """Send a delivery again (same ``webhook-id``), whatever its status."""
-    async with app_state(request).db.transaction() as session:
-        endpoint = await get_endpoint(
-            session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id
-        )
+
+    async def work(session: AsyncSession) -> Outcome:
+        endpoint = await _endpoint(session, principal, webhook_id)
         delivery = (
             await session.execute(
                 select(WebhookDelivery).where(
@@ -255,6 +249,27 @@ async def redeliver(
             .where(col(WebhookDelivery.id) == delivery.id)
             .values(status="pending", next_attempt_at=utcnow())
         )
-        attempt = delivery.attempt_count
-    await queue_attempts(app_state(request).redis, [(delivery_id, attempt)])
-    return {"id": delivery_id, "status": "pending"}
+        return 202, {"id": delivery_id, "status": "pending"}, [(delivery_id, delivery.attempt_count)]
+
+    where = {"id": webhook_id, "delivery_id": delivery_id}
+    return await _once(request, principal, "webhooks.redeliver_delivery", data, where, work)
+
+
+async def _endpoint(session: AsyncSession, principal: Principal, webhook_id: str) -> WebhookEndpoint:
+    return await get_endpoint(session, tenant_id=principal.tenant_id, mode=principal.mode, endpoint_id=webhook_id)
+
+
+async def _once(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    operation: str,
+    data: msgspec.Struct | None,
+    where: dict[str, str],
+    work: Work,
+) -> Response[dict[str, Any]]:
+    """*work* once per idempotency key in the body (``write_once``), the request being the body and *where*."""
+    body = msgspec.to_builtins(data) if data is not None else {}
+    key = body.pop("idempotency_key", None)
+    return await write_once(
+        app_state(request), principal, operation=operation, key=key, request={**where, **body}, work=work
+    )

@@ -74,6 +74,22 @@ def test_an_answer_leaves_redis_within_minutes_and_replays_and_polls_read_it_fro
     assert operator.balance(username) == first["reward"]["amount"]
 
 
+def test_a_change_with_an_idempotency_key_is_made_once(operator: Operator) -> None:
+    """Every write takes ``idempotency_key``, an engine's ``PATCH`` included."""
+    box, other = operator.lootbox(), operator.lootbox()
+    change = {"name": "Renamed", "status": "paused", "idempotency_key": "p1"}
+    first = operator.client.patch(f"/v1/lootbox/{box['id']}", json=change)
+    assert first.status_code == 200 and first.json()["status"] == "paused", first.text
+    assert operator.client.patch(f"/v1/lootbox/{box['id']}", json={"status": "active"}).status_code == 200
+    replay = operator.client.patch(f"/v1/lootbox/{box['id']}", json=change)
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == first.json()  # the original answer; the later change stands
+    assert operator.client.get(f"/v1/lootbox/{box['id']}").json()["status"] == "active"
+    elsewhere = operator.client.patch(f"/v1/lootbox/{other['id']}", json=change)
+    assert elsewhere.status_code == 422 and elsewhere.json()["type"] == "idempotency-key-reused"
+    assert operator.client.get(f"/v1/lootbox/{other['id']}").json()["name"] == other["name"]
+
+
 def test_same_key_with_another_body_is_422_and_changes_nothing(operator: Operator) -> None:
     username, other = operator.player(), operator.player()
     box = operator.lootbox()

@@ -276,8 +276,12 @@ def test_a_delivery_waiting_behind_a_stalled_worker_is_sent_again_once_per_grace
 def test_rotated_secret_sends_both_signatures_for_a_day(sandbox: Operator) -> None:
     with receiver() as hooks:
         subscription = _subscribe(sandbox, hooks.url)
-        rotated = sandbox.client.post(f"/v1/webhooks/{subscription['id']}/rotate-secret")
+        rotate = f"/v1/webhooks/{subscription['id']}/rotate-secret"
+        rotated = sandbox.client.post(rotate, json={"idempotency_key": "r1"})
         assert rotated.status_code == 201
+        retried = sandbox.client.post(rotate, json={"idempotency_key": "r1"})  # a retry must not rotate again
+        assert retried.status_code == 201 and retried.headers["idempotent-replayed"] == "true"
+        assert retried.json() == rotated.json()
         new_secret = str(rotated.json()["signing_secret"])
         assert new_secret != subscription["signing_secret"] and "previous_secret_expires_at" in rotated.json()
         username = sandbox.player()
@@ -302,10 +306,12 @@ def test_redeliver_every_failed_delivery_since_a_time(sandbox: Operator) -> None
         wait_until(
             lambda: {d["status"] for d in sandbox.client.get(deliveries).json()["data"]} == {"failed"}, what="failures"
         )
-        again = sandbox.client.post(
-            f"/v1/webhooks/{subscription['id']}/redeliver", json={"since": "2000-01-01T00:00:00Z"}
-        )
+        redeliver = f"/v1/webhooks/{subscription['id']}/redeliver"
+        request = {"since": "2000-01-01T00:00:00Z", "idempotency_key": "once"}
+        again = sandbox.client.post(redeliver, json=request)
         assert again.status_code == 202 and again.json() == {"redelivered": 2}
+        retried = sandbox.client.post(redeliver, json=request)  # replayed: nothing is queued again
+        assert retried.headers["idempotent-replayed"] == "true" and retried.json() == {"redelivered": 2}
         hooks.wait_for(4)
         wait_until(
             lambda: {d["status"] for d in sandbox.client.get(deliveries).json()["data"]} == {"succeeded"},
