@@ -85,6 +85,12 @@ def _cached_principal(cached: bytes | None) -> Principal | None:
         return None
 
 
+def scopes_of(handler: Any) -> tuple[str, ...]:
+    """The scopes a route takes, any one of them enough: ``opt={"scope": ...}`` names one, or a tuple of them."""
+    named = handler.opt.get("scope")
+    return (named,) if isinstance(named, str) else tuple(named or ())
+
+
 async def require_key(request: Request[Any, Any, Any]) -> None:
     """Run before every route that takes a ``principal``: authenticate, count, check the route's scope.
 
@@ -97,9 +103,9 @@ async def require_key(request: Request[Any, Any, Any]) -> None:
         return
     engine_id = request.path_params.get("engine_id")
     principal, engine = await authenticate(request.app.state.wowsino, _bearer(request), engine_id)
-    scope = handler.opt.get("scope")
-    if scope and not principal.allows(scope):
-        raise Forbidden(f"this key lacks the {scope!r} scope")
+    scopes = scopes_of(handler)
+    if scopes and not any(principal.allows(scope) for scope in scopes):
+        raise Forbidden(f"this key lacks the {' or '.join(map(repr, scopes))} scope")
     state = request.scope["state"]  # the dict behind ``request.state``, without a wrapper built per access
     state["principal"] = principal
     if engine_id:

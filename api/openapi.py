@@ -18,7 +18,7 @@ from litestar.openapi.spec import (
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
-from api.auth import require_admin
+from api.auth import require_admin, scopes_of
 from api.errors import PROBLEM_JSON
 
 API_KEY, ADMIN_TOKEN = "apiKey", "adminToken"
@@ -92,21 +92,21 @@ def _declared(response: OpenAPIResponse | Reference | None) -> bool:
 
 def document_security(schema: OpenAPI, app: Litestar) -> None:
     """Name on every operation of *schema* (in place) the credential it takes: an API key with the route's
-    scope (an empty list: any valid key), or the admin token; health and schema routes take none."""
+    scope (one requirement per scope where any of several will do; an empty list: any valid key), or the
+    admin token; health and schema routes take none."""
     schema.components = schema.components or Components()
     schema.components.security_schemes = {**(schema.components.security_schemes or {}), **SECURITY_SCHEMES}
     for route in app.routes:
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
         item = (schema.paths or {}).get(path)
         for handler in getattr(route, "route_handlers", []):
-            if "principal" in handler.parsed_fn_signature.parameters:
-                scope = handler.opt.get("scope")
-                requirement = {API_KEY: [scope] if scope else []}
+            if "principal" in handler.parsed_fn_signature.parameters:  # any one of the route's scopes will do
+                requirements = [{API_KEY: [scope]} for scope in scopes_of(handler)] or [{API_KEY: []}]
             elif require_admin in handler.resolve_guards():
-                requirement = {ADMIN_TOKEN: []}
+                requirements = [{ADMIN_TOKEN: []}]
             else:
                 continue
             for method in handler.http_methods - {"HEAD", "OPTIONS"}:
                 operation = getattr(item, method.lower(), None)
                 if isinstance(operation, Operation):
-                    operation.security = [requirement]
+                    operation.security = requirements

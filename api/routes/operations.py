@@ -20,7 +20,7 @@ from models.tenancy import Principal
 
 @get(
     "/v1/operations/{operation_id:str}",
-    opt={"scope": "engines:read"},
+    opt={"scope": ("engines:read", "engines:play", "engines:write")},  # a key that made the operation reads it
     tags=["operations"],
     responses=answer(Succeeded, "done, with its answer") | answer(Pending, "still running", 202),
 )

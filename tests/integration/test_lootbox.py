@@ -12,7 +12,7 @@ import redis
 
 from actors.results import RECORDED_RESULT_TTL_S, pending_key, result_key
 from models.verify import verify_draw
-from tests.support.api import PRIZES, Operator, grant
+from tests.support.api import PRIZES, Operator, grant, issue
 from tests.support.stack import Stack
 
 
@@ -88,6 +88,18 @@ def test_a_change_with_an_idempotency_key_is_made_once(operator: Operator) -> No
     elsewhere = operator.client.patch(f"/v1/lootbox/{other['id']}", json=change)
     assert elsewhere.status_code == 422 and elsewhere.json()["type"] == "idempotency-key-reused"
     assert operator.client.get(f"/v1/lootbox/{other['id']}").json()["name"] == other["name"]
+
+
+def test_a_key_that_may_only_play_reads_the_outcome_of_its_open(
+    stack: Stack, admin: httpx.Client, operator: Operator
+) -> None:
+    """An open that outlasts the API's wait answers ``202`` with a URL: the key that opened must be able to read it."""
+    username, box = operator.player(), operator.lootbox()
+    player_key = issue(admin, stack.url, operator.slug, scopes=["engines:play"])
+    opened = player_key.client.post(f"/v1/lootbox/{box['id']}/open", json={"user_id": username}).json()
+    polled = player_key.client.get(f"/v1/operations/{opened['open_id']}")
+    assert polled.status_code == 200 and polled.json()["result"] == opened, polled.text
+    assert player_key.client.get(f"/v1/lootbox/{box['id']}").status_code == 403  # still no engines:read
 
 
 def test_same_key_with_another_body_is_422_and_changes_nothing(operator: Operator) -> None:
