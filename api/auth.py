@@ -1,8 +1,10 @@
 """Authentication and scopes.
 
 A route names the scope it needs in ``opt={"scope": ...}``; the ``principal`` dependency checks the
-bearer key and that scope. Resolved keys are cached in Redis (never in the process) for a minute and
-the cache entry is deleted on revocation, so a revoked key fails on every API process at once.
+bearer key and that scope. Resolved keys are cached in Redis (never in the process) for a minute; on
+revocation the entry becomes a mark that the key is revoked (``forget_revoked``), so a revoked key fails
+on every API process at once, and a request that read the key from the database just before the
+revocation committed cannot cache it again afterwards.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ if KEYS[3] then engine = redis.call('get', KEYS[3]) end
 return {redis.call('get', KEYS[1]), count, engine}
 """)
 _PRINCIPAL = msgspec.json.Decoder(Principal)
+REVOKED = b"revoked"
+# KEYS: the key's cache entry. ARGV: the principal, the revoked mark, the TTL. Caches the principal unless
+# the key was revoked since the request read it.
+_CACHE_UNLESS_REVOKED = Lua("""
+if redis.call('get', KEYS[1]) == ARGV[2] then return 0 end
+redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+""")
 
 
 def cache_key(key_hash: str) -> str:
@@ -62,16 +72,26 @@ async def authenticate(state: AppState, key: str, engine_id: str | None = None) 
     window = f"wowsino:rate:{digest}:{int(time.time())}"
     keys = [cache_key(digest), window, *([engine_cache_key(engine_id)] if engine_id else [])]
     cached, count, engine = await _COUNT_AND_READ(state.redis, keys, [])
+    if cached == REVOKED:
+        raise Unauthorized("unknown or revoked API key")
     if (principal := _cached_principal(cached)) is None:
         async with state.db.reader() as session:
             found = await find_principal(session, key)
         if found is None:
             raise Unauthorized("unknown or revoked API key")
         principal = found
-        await state.redis.set(cache_key(digest), msgspec.json.encode(principal), ex=CACHE_TTL_S)
+        await _CACHE_UNLESS_REVOKED(
+            state.redis, [cache_key(digest)], [msgspec.json.encode(principal), REVOKED, CACHE_TTL_S]
+        )
     if count > (principal.rate_limit_per_second or state.settings.rate_limit_per_second):
         raise RateLimited("rate limit exceeded for this API key; retry after the indicated seconds", retry_after=1)
     return principal, engine
+
+
+def revoked_mark(key_hash: str) -> tuple[str, bytes, int]:
+    """``SET`` arguments marking a revoked key's cache entry (name, value, seconds): the mark outlives any
+    request that read the key before its revocation, which then leaves the mark in place."""
+    return cache_key(key_hash), REVOKED, CACHE_TTL_S
 
 
 def _cached_principal(cached: bytes | None) -> Principal | None:

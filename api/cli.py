@@ -121,15 +121,15 @@ def keys_revoke(args: argparse.Namespace) -> int:
     from redis import Redis
     from redis.exceptions import RedisError
 
-    from api.auth import cache_key
+    from api.auth import revoked_mark
     from models import tenancy
 
     async def work(session: Any) -> str:
         return await tenancy.revoke_key(session, args.tenant, args.key_id)
 
-    key_hash = _with_session(work)
+    name, mark, ttl = revoked_mark(_with_session(work))
     try:
-        Redis.from_url(get_settings().redis_url).delete(cache_key(key_hash))
+        Redis.from_url(get_settings().redis_url).set(name, mark, ex=ttl)
     except RedisError:
         print("warning: Redis unreachable; API processes may accept the key for up to a minute", file=sys.stderr)
     print(f"revoked {args.key_id}")

@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from sqlmodel import col, select
 
 from api import pagination
-from api.auth import app_state, cache_key, require_admin
+from api.auth import app_state, cache_key, require_admin, revoked_mark
 from api.pagination import cut, window
 from api.responses import Page, answer
 from api.responses.accounts import Brand, IssuedKey, Tenant
@@ -93,4 +93,5 @@ class TenantController(Controller):
         state = app_state(request)
         async with state.db.transaction() as session:
             key_hash = await tenancy.revoke_key(session, slug, key_id)
-        await state.redis.delete(cache_key(key_hash))
+        name, mark, ttl = revoked_mark(key_hash)
+        await state.redis.set(name, mark, ex=ttl)

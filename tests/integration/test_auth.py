@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 
-from api.auth import cache_key
+from api.auth import _CACHE_UNLESS_REVOKED, CACHE_TTL_S, REVOKED, cache_key
 from models.tenancy import hash_key
 from tests.support.api import issue, provision
 from tests.support.load import post_many
@@ -42,7 +44,19 @@ def test_revoked_key_fails_at_once_on_every_api_process(stack: Stack, admin: htt
     headers = {"Authorization": f"Bearer {operator.key}"}
     for port in stack.ports:  # warm each process's path (and the shared cache)
         assert httpx.get(f"http://127.0.0.1:{port}/v1/me", headers=headers).status_code == 200
+    entry = cache_key(hash_key(operator.key))
+    principal = redis.Redis.from_url(stack.redis_url).get(entry)
+    assert principal is not None
     assert admin.delete(f"/tenants/{operator.slug}/keys/{operator.key_id}").status_code == 204
+    for port in stack.ports:
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/me", headers=headers).status_code == 401
+
+    async def late_fill() -> None:  # a request that read the key from the database just before the revocation
+        client = aioredis.Redis.from_url(stack.redis_url)
+        await _CACHE_UNLESS_REVOKED(client, [entry], [principal, REVOKED, CACHE_TTL_S])
+        await client.aclose()
+
+    asyncio.run(late_fill())
     for port in stack.ports:
         assert httpx.get(f"http://127.0.0.1:{port}/v1/me", headers=headers).status_code == 401
 
