@@ -61,7 +61,8 @@ def tenants_create(args: argparse.Namespace) -> int:
     from models import tenancy
 
     arguments = {"slug": args.slug, "name": args.name, "service_mode": args.service_mode}
-    body = _checked(TenantCreate, {**arguments, "brand": {"slug": args.brand or args.slug}})
+    brand = {"slug": args.brand or args.slug, "name": args.brand_name}
+    body = _checked(TenantCreate, {**arguments, "brand": brand})
 
     async def work(session: Any) -> dict[str, Any]:
         tenant, brand = await tenancy.create_tenant(
@@ -70,7 +71,7 @@ def tenants_create(args: argparse.Namespace) -> int:
             name=body.name,
             service_mode=body.service_mode,
             brand_slug=body.brand.slug,
-            brand_name=None,
+            brand_name=body.brand.name,
         )
         return tenancy.tenant_view(tenant, [brand])
 
@@ -83,6 +84,17 @@ def tenants_list(args: argparse.Namespace) -> int:
 
     async def work(session: Any) -> list[dict[str, Any]]:
         return [tenancy.tenant_view(tenant, brands) for tenant, brands in await tenancy.list_tenants(session)]
+
+    _print(_with_session(work))
+    return 0
+
+
+def tenants_show(args: argparse.Namespace) -> int:
+    from models import tenancy
+
+    async def work(session: Any) -> dict[str, Any]:
+        tenant = await tenancy.get_tenant(session, args.slug)
+        return tenancy.tenant_view(tenant, await tenancy.list_brands(session, tenant.id))
 
     _print(_with_session(work))
     return 0
@@ -198,7 +210,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--service-mode", default="plug_in", choices=["plug_in", "white_label"])
     create.add_argument("--brand", help="first brand's slug (default: the tenant's)")
     create.add_argument("--name")
+    create.add_argument("--brand-name", help="first brand's name")
     add("list", tenants_list, "list tenants", tenants)
+    add("show", tenants_show, "show a tenant and its brands", tenants).add_argument("slug")
 
     brands = commands.add_parser("brands", help="brands").add_subparsers(dest="action", required=True)
     brand = add("add", brands_add, "add a brand to a tenant", brands)

@@ -10,10 +10,11 @@ from tests.support.stack import Stack
 
 
 def test_create_tenant_issue_and_revoke_a_key(stack: Stack) -> None:
-    created = json.loads(
-        stack.cli(["tenants", "create", "cli-casino", "--service-mode", "white_label"]).split("\n\n")[0]
-    )
+    made = stack.cli(["tenants", "create", "cli-casino", "--service-mode", "white_label", "--brand-name", "Casino"])
+    created = json.loads(made.split("\n\n")[0])
     assert created["slug"] == "cli-casino" and created["brands"][0]["slug"] == "cli-casino"
+    assert json.loads(stack.cli(["tenants", "show", "cli-casino"])) == created
+    assert created["brands"][0]["name"] == "Casino"
     out = stack.cli(
         ["keys", "issue", "cli-casino", "--brand", "cli-casino", "--mode", "test", "--scopes", "players:read"]
     )
