@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -157,6 +158,15 @@ async def accept(state: AppState, principal: Principal, event: dict[str, Any]) -
     if queued:
         return Response({"status": "accepted", "deduped": False}, status_code=202)
     return Response({"status": "accepted", "deduped": True}, status_code=202, headers={"Idempotent-Replayed": "true"})
+
+
+def journey_source_id(source_event_id: str | None, idempotency_key: str | None) -> str | None:
+    """A journey event's business id: its ``source_event_id``; without one, its idempotency key's, so that a
+    retry with the same key counts once (a digest: the key may take every character an id may); else none, and
+    the event is never deduplicated."""
+    if source_event_id or not idempotency_key:
+        return source_event_id
+    return "key_" + hashlib.blake2b(idempotency_key.encode(), digest_size=20).hexdigest()
 
 
 def source_claim(principal: Principal, event: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from api.auth import app_state
 from api.lookups import require_player
 from api.responses import Accepted, answer
 from api.responses.engines import Journey, Progress
-from api.routes.engines import accept, create_engine, each, engine_handlers, listing_handler, scope
+from api.routes.engines import accept, create_engine, each, engine_handlers, journey_source_id, listing_handler, scope
 from api.schemas import JourneyCreate, JourneyEventRequest
 from models import journeys
 from models.pipeline import JOURNEY
@@ -51,10 +51,12 @@ async def create(
 async def event(
     request: Request[Any, Any, Any], principal: Principal, data: JourneyEventRequest
 ) -> Response[dict[str, Any]]:
-    """Advance every active journey of the brand waiting on the trigger (``202``); once per ``source_event_id``."""
+    """Advance every active journey of the brand waiting on the trigger (``202``); once per ``source_event_id``,
+    or without one once per ``idempotency_key``."""
     state = app_state(request)
     await require_player(state, principal, data.user_id)
-    event = {"type": JOURNEY, "user_id": data.user_id, "source_id": data.source_event_id, "trigger": data.trigger}
+    source_id = journey_source_id(data.source_event_id, data.idempotency_key)
+    event = {"type": JOURNEY, "user_id": data.user_id, "source_id": source_id, "trigger": data.trigger}
     return await accept(state, principal, event)
 
 

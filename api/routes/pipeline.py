@@ -21,7 +21,7 @@ from api.errors import STATUS_BY_ERROR, located
 from api.lookups import existing_players, many_engine_facts
 from api.responses import answer
 from api.responses.engines import BatchResults
-from api.routes.engines import event_job, source_claim
+from api.routes.engines import event_job, journey_source_id, source_claim
 from api.schemas import Body, IdempotencyKey, SourceId, Trigger, Username
 from api.state import AppState
 from models import jackpots, tournaments
@@ -139,7 +139,7 @@ def _normalize(item: Item, engines: Engines) -> dict[str, Any]:
         return {
             "type": JOURNEY,
             "user_id": item.user_id,
-            "source_id": item.source_event_id or "auto_" + new_id(),
+            "source_id": journey_source_id(item.source_event_id, item.idempotency_key) or "auto_" + new_id(),
             "trigger": item.trigger,
         }
     if isinstance(item, ScoreItem):

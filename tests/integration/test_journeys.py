@@ -57,3 +57,21 @@ def test_unknown_player_or_bad_trigger_is_refused(operator: Operator) -> None:
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "trigger"
     steps = operator.client.post("/v1/journeys", json={"name": "x", "steps": []})
     assert steps.status_code == 400 and steps.json()["errors"][0]["field"] == "steps"
+
+
+def test_an_event_without_a_source_id_counts_once_per_idempotency_key(operator: Operator) -> None:
+    """A retry with the same key is the same event, alone or in a batch; without a key each post counts."""
+    username = operator.player()
+    steps = [{"trigger": "spin", "count": 10}]
+    journey = operator.client.post("/v1/journeys", json={"name": "Spins", "steps": steps, "reward_winz": 1}).json()
+    progress = f"/v1/journeys/{journey['id']}/progress/{username}"
+    keyed = {"user_id": username, "trigger": "spin", "idempotency_key": "spin-1"}
+    first = operator.client.post("/v1/journeys/event", json=keyed)
+    again = operator.client.post("/v1/journeys/event", json=keyed)
+    assert first.json()["deduped"] is False and again.json()["deduped"] is True
+    batch = [{"type": "journey.event", **keyed}, {"type": "journey.event", **keyed, "idempotency_key": "spin-2"}]
+    results = operator.client.post("/v1/events/batch", json={"events": batch}).json()["results"]
+    assert [item["status"] for item in results] == ["duplicate", "accepted"]
+    for _ in range(2):  # no key: each post is an event of its own
+        operator.client.post("/v1/journeys/event", json={"user_id": username, "trigger": "spin"})
+    wait_until(lambda: operator.client.get(progress).json()["steps"][0]["progress"] == 4, what="four spins")
