@@ -7,6 +7,7 @@ taken, and does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -45,6 +46,7 @@ from models.webhooks import (
 RETRYABLE = {408, 429}
 REFUSED = "refused: "
 USER_AGENT = "WOWsino-Webhooks/1"
+MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer read: its status is all a delivery needs
 
 
 class _Allowed(httpcore.AsyncNetworkBackend):
@@ -293,23 +295,28 @@ async def _attempt(delivery_id: str, attempt: int) -> None:
 
 
 async def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | None, str | None, int]:
-    """POST the signed event; ``(status code, error, latency ms)``. Redirects are not followed."""
+    """POST the signed event; ``(status code, error, latency ms)``. Redirects are not followed. The whole attempt
+    (resolving, connecting, sending, the answer) has the client's timeout: httpx times each read on its own, and
+    a receiver trickling its answer a byte at a time would hold the attempt, and its connection, for ever."""
     started = time.monotonic()
+    client = _clients[endpoint.mode]()
     try:
-        await check_url(endpoint.url, endpoint.mode)
-        return await _signed_post(endpoint, event), None, _ms(started)
+        async with asyncio.timeout(client.timeout.read):
+            await check_url(endpoint.url, endpoint.mode)
+            return await _signed_post(client, endpoint, event), None, _ms(started)
     except Unresolved as unresolved:  # perhaps for a moment: retried, as a connection error is
         return None, f"ConnectError: {unresolved.detail}", _ms(started)
     except InvalidInput as refused:
         return None, f"{REFUSED}{refused.detail}", _ms(started)
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         return None, "timeout", _ms(started)
     except httpx.HTTPError as failure:
         return None, f"{type(failure).__name__}: {failure}"[:500], _ms(started)
 
 
-async def _signed_post(endpoint: WebhookEndpoint, event: WebhookEvent) -> int:
-    """The receiver's status code for the signed event."""
+async def _signed_post(client: httpx.AsyncClient, endpoint: WebhookEndpoint, event: WebhookEvent) -> int:
+    """The receiver's status code for the signed event. Of its answer's body at most ``MAX_ANSWER_BYTES`` are
+    read, as they come (no decompression): past them the connection is dropped rather than kept."""
     timestamp = int(time.time())
     body = json.dumps(
         {"id": event.id, "type": event.type, "delivered_at": iso(utcnow().replace(microsecond=0)), "data": event.data},
@@ -324,8 +331,13 @@ async def _signed_post(endpoint: WebhookEndpoint, event: WebhookEvent) -> int:
             sign(secret, event.id, timestamp, body) for secret in signing_secrets(endpoint, utcnow())
         ),
     }
-    response = await _clients[endpoint.mode]().post(endpoint.url, content=body, headers=headers)
-    return response.status_code
+    async with client.stream("POST", endpoint.url, content=body, headers=headers) as response:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > MAX_ANSWER_BYTES:
+                break
+        return response.status_code
 
 
 def _ms(started: float) -> int:
