@@ -36,10 +36,31 @@ async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Ad
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
+# IPv6 addresses whose last 32 bits are an IPv4 address a gateway may route to: NAT64's well-known prefix,
+# SIIT's, and the deprecated IPv4-compatible form (``::1`` aside). Python counts them all as global.
+_CARRY_IPV4 = tuple(ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96"))
+# Refused whatever they carry: NAT64's local-use prefix (its IPv4 address may sit anywhere), site-local.
+_NEVER = tuple(ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b:1::/48", "fec0::/10"))
+
+
 def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, mode: str) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and not address.is_loopback:
+        if any(address in network for network in _NEVER):
+            return False
+        address = _carried_ipv4(address) or address
     return (address.is_global and not address.is_multicast) or (mode != "live" and address.is_loopback)
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo's client, NAT64, SIIT, compatible), if any:
+    the one a connection to it may reach."""
+    if address.ipv4_mapped or address.sixtofour:
+        return address.ipv4_mapped or address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if any(address in network for network in _CARRY_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 async def check_url(url: str, mode: str) -> None:

@@ -29,6 +29,13 @@ from models.webhooks import WebhookEndpoint, WebhookEvent
         "https://[::1]/hook",
         "https://[::ffff:127.0.0.1]/hook",
         "https://user:pw@93.184.215.14/hook",
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+        "https://[64:ff9b:1::1]/hook",
+        "https://[2002:a00:1::]/hook",  # 6to4 of 10.0.0.1
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
+        "https://[::7f00:1]/hook",  # IPv4-compatible 127.0.0.1
+        "https://[::ffff:0:a00:1]/hook",  # SIIT of 10.0.0.1
+        "https://[fec0::1]/hook",  # site-local
     ],
 )
 def test_live_refuses_non_public_or_plain_http(url: str) -> None:
@@ -38,7 +45,8 @@ def test_live_refuses_non_public_or_plain_http(url: str) -> None:
 
 
 def test_live_accepts_public_https_address() -> None:
-    asyncio.run(check_url("https://93.184.215.14/hook", "live"))
+    for url in ["https://93.184.215.14/hook", "https://[2606:4700::1111]/hook", "https://[64:ff9b::5db8:d70e]/"]:
+        asyncio.run(check_url(url, "live"))
 
 
 def test_sandbox_accepts_local_http() -> None:
