@@ -31,8 +31,13 @@ async def write_once(
     state: AppState, principal: Principal, *, operation: str, key: str | None, request: dict[str, Any], work: Work
 ) -> Response[dict[str, Any]]:
     """Run *work* once per idempotency key (every time when there is none) and answer; once it committed, queue
-    the webhook attempts (``(delivery id, attempt number)``) it returned."""
-    digest = fingerprint({"operation": operation, **request})
+    the webhook attempts (``(delivery id, attempt number)``) it returned.
+
+    The fingerprint binds the key's brand: keys are scoped to the tenant, so the same key sent by another
+    brand's API key is another request (``422``), never a replay of the first brand's player or engine.
+    Records written before it did keep their brand-free fingerprint, still matched."""
+    digest = fingerprint({"operation": operation, "brand": principal.brand_id, **request})
+    formerly = fingerprint({"operation": operation, **request})
     for attempt in range(2):
         try:
             async with state.db.transaction() as session:
@@ -44,6 +49,7 @@ async def write_once(
                         operation=operation,
                         key=key,
                         fingerprint=digest,
+                        formerly=formerly,
                     )
                     if record is not None:
                         return answer(record.status_code, record.response, replayed=True)

@@ -45,9 +45,17 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 
 async def find_record(
-    session: AsyncSession, *, tenant_id: str, mode: str, operation: str, key: str, fingerprint: str
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    mode: str,
+    operation: str,
+    key: str,
+    fingerprint: str,
+    formerly: str | None = None,
 ) -> IdempotencyRecord | None:
-    """The stored answer for a key, or None; ``IdempotencyKeyReused`` if it was for another request."""
+    """The stored answer for a key, or None; ``IdempotencyKeyReused`` if it was for another request (one whose
+    fingerprint is neither *fingerprint* nor, for records written by earlier versions, *formerly*)."""
     record = (
         await session.execute(
             select(IdempotencyRecord).where(
@@ -58,7 +66,7 @@ async def find_record(
             )
         )
     ).scalar_one_or_none()
-    if record is not None and record.fingerprint != fingerprint:
+    if record is not None and record.fingerprint not in (fingerprint, formerly):
         raise IdempotencyKeyReused(
             "this idempotency_key was already used with a different request", field="idempotency_key"
         )

@@ -72,6 +72,22 @@ def test_players_are_per_brand_and_mode(stack: Stack, admin: httpx.Client, opera
     assert sandbox.client.post("/v1/players", json={"username": "shared-name"}).status_code == 201
 
 
+def test_an_idempotency_key_another_brand_used_never_replays_its_player(
+    stack: Stack, admin: httpx.Client, operator: Operator
+) -> None:
+    """Keys are scoped to the tenant: the same key from another brand's API key is another request."""
+    assert admin.post(f"/tenants/{operator.slug}/brands", json={"slug": f"{operator.slug}-b"}).status_code == 201
+    issued = admin.post(f"/tenants/{operator.slug}/keys", json={"brand": f"{operator.slug}-b", "mode": "live"}).json()
+    other = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {issued['key']}"})
+    body = {"username": "bob", "email": "bob@brand-a.example", "idempotency_key": "create-bob"}
+    assert operator.client.post("/v1/players", json=body).status_code == 201
+    reused = other.post("/v1/players", json=body)
+    assert reused.status_code == 422 and reused.json()["type"] == "idempotency-key-reused", reused.text
+    assert other.get("/v1/players/bob").status_code == 404
+    assert other.post("/v1/players", json={**body, "idempotency_key": "b-bob"}).status_code == 201
+    other.close()
+
+
 def test_fairness_shows_the_next_commitment(operator: Operator) -> None:
     username = operator.player()
     fairness = operator.client.get(f"/v1/players/{username}/fairness").json()
