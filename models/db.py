@@ -127,7 +127,7 @@ def _postgresql_engine(url: str, **options: Any) -> AsyncEngine:
     """An engine whose connections count as dropped (``connection_invalidated``, and never handed out again)
     when the server ends them (SQLSTATE class 08, or 57P: an administrator, a shutdown, a failover) or asyncpg
     finds one mid-operation after such an end; SQLAlchemy alone counts only a connection already closed."""
-    engine = create_async_engine(url, **options)
+    engine = create_async_engine(url, hide_parameters=True, **options)  # see ``models.sqlite.sqlite_engine``
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _dropped(context: ExceptionContext) -> None:

@@ -67,10 +67,13 @@ def _inline_connect(database: str) -> Callable[[], Awaitable[InlineConnection]]:
 
 
 def sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    # An error's message leaves out the statement's values: they may be a signing secret or a seed not yet revealed
     if immediate:
-        engine = create_async_engine(url, async_creator=_inline_connect(str(make_url(url).database)))
+        engine = create_async_engine(
+            url, hide_parameters=True, async_creator=_inline_connect(str(make_url(url).database))
+        )
     else:
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:

@@ -177,7 +177,9 @@ async def execute_many(session: AsyncSession, statement: UpdateBase, rows: Seque
     try:
         cursor = await driver.executemany(compiled.sql, values)
     except dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(compiled.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect) from None
+        raise DBAPIError.instance(
+            compiled.sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+        ) from None
     return int(cursor.rowcount)
 
 
