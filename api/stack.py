@@ -32,8 +32,8 @@ def _admin_token() -> tuple[str, str]:
     token_file = VAR / "admin-token"
     if not token_file.exists():
         VAR.mkdir(exist_ok=True)
-        token_file.write_text(secrets.token_urlsafe(32) + "\n")
-        token_file.chmod(0o600)
+        with os.fdopen(os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as written:
+            written.write(secrets.token_urlsafe(32) + "\n")  # the owner's alone from its first byte
     return token_file.read_text().strip(), str(token_file)
 
 

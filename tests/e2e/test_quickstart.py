@@ -26,6 +26,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 def test_quick_start_as_written(launched: tuple[str, Path, Process]) -> None:
     url, home, stack = launched
     assert "private Redis" in stack.tail() and f"API listening on {url}" in stack.tail()
+    assert (home / "var" / "admin-token").stat().st_mode & 0o777 == 0o600  # the owner's alone
     admin_token = (home / "var" / "admin-token").read_text().strip()
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
 
