@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -17,7 +17,7 @@ from api.responses import Page, answer
 from api.responses.accounts import Delivery, Redelivered, RedeliveryQueued, Subscription
 from api.schemas import KeyOnly, RedeliverRequest, WebhookCreate, WebhookPatch
 from api.writes import Outcome, Work, write_once
-from models.base import utcnow
+from models.base import table, utcnow
 from models.errors import NotFound
 from models.tenancy import Principal
 from models.urlguard import check_url
@@ -35,6 +35,8 @@ from models.webhooks import (
 )
 
 SCOPE = {"scope": "webhooks:write"}
+QUEUED_AT_ONCE = 1000  # deliveries a resume or redelivery queues itself (``_first``)
+_DELIVERIES = table(WebhookDelivery).c
 
 
 @post(
@@ -95,13 +97,8 @@ async def change(
             session, endpoint, url=data.url, events=list(data.events) if data.events else None, status=data.status
         )
         held: list[tuple[str, int]] = []
-        if resumed:  # deliveries held while paused go out now
-            rows = await session.execute(
-                select(WebhookDelivery.id, WebhookDelivery.attempt_count).where(
-                    WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending"
-                )
-            )
-            held = [(delivery_id, attempt) for delivery_id, attempt in rows.all()]
+        if resumed:  # deliveries held while paused go out now: the first ones at once, the rest by the sweep
+            held = await _first(session, _DELIVERIES.endpoint_id == endpoint.id, _DELIVERIES.status == "pending")
         return 200, endpoint_view(endpoint), held
 
     return await _once(request, principal, "webhooks.patch", data, {"id": webhook_id}, work)
@@ -198,21 +195,16 @@ async def redeliver_failed(
 
     async def work(session: AsyncSession) -> Outcome:
         endpoint = await _endpoint(session, principal, webhook_id)
-        rows = await session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.attempt_count).where(
-                WebhookDelivery.endpoint_id == endpoint.id,
-                WebhookDelivery.status == "failed",
-                col(WebhookDelivery.created_at) >= data.since,
-            )
+        failed = (
+            _DELIVERIES.endpoint_id == endpoint.id,
+            _DELIVERIES.status == "failed",
+            _DELIVERIES.created_at >= data.since,
         )
-        failed = [(delivery_id, attempt) for delivery_id, attempt in rows.all()]
-        if failed:
-            await session.execute(
-                update(WebhookDelivery)
-                .where(col(WebhookDelivery.id).in_([delivery_id for delivery_id, _ in failed]))
-                .values(status="pending", next_attempt_at=utcnow())
-            )
-        return 202, {"redelivered": len(failed)}, failed
+        first = await _first(session, *failed)
+        moved = await session.execute(
+            update(table(WebhookDelivery)).where(*failed).values(status="pending", next_attempt_at=utcnow())
+        )
+        return 202, {"redelivered": moved.rowcount}, first  # type: ignore[attr-defined]
 
     return await _once(request, principal, "webhooks.redeliver", data, {"id": webhook_id}, work)
 
@@ -253,6 +245,19 @@ async def redeliver(
 
     where = {"id": webhook_id, "delivery_id": delivery_id}
     return await _once(request, principal, "webhooks.redeliver_delivery", data, where, work)
+
+
+async def _first(session: AsyncSession, *where: ColumnElement[bool]) -> list[tuple[str, int]]:
+    """The oldest ``QUEUED_AT_ONCE`` deliveries *where* holds, as attempts to queue: a resume or redelivery of more
+    leaves the rest, due, to the outbox sweep (``actors.scheduler``), a page per pass, rather than hold Redis and
+    the request for a million of them."""
+    rows = await session.execute(
+        select(_DELIVERIES.id, _DELIVERIES.attempt_count)
+        .where(*where)
+        .order_by(_DELIVERIES.created_at)
+        .limit(QUEUED_AT_ONCE)
+    )
+    return [(delivery_id, attempt) for delivery_id, attempt in rows.all()]
 
 
 async def _endpoint(session: AsyncSession, principal: Principal, webhook_id: str) -> WebhookEndpoint:
