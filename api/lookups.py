@@ -9,7 +9,7 @@ seen is remembered in the process too, and the next event for that player asks n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NotRequired, TypedDict
 
 import msgspec
@@ -18,10 +18,11 @@ from sqlmodel import col, select
 
 from api.auth import app_state
 from api.state import AppState
-from models.base import iso
-from models.engines import EngineColumns, engine_cache_key, get_engine_row
-from models.errors import DomainError
+from models.base import iso, table
+from models.engines import EngineColumns, engine_cache_key
+from models.errors import DomainError, NotFound
 from models.players import Player, get_player
+from models.statements import among
 from models.tenancy import Principal
 
 ENGINE_TTL_S = 60
@@ -55,7 +56,12 @@ async def engine_facts(
     else:
         cached = await state.redis.get(engine_cache_key(engine_id))
     facts = _cached_facts(cached, principal, noun)
-    return facts if facts is not None else await _load_facts(state, principal, model, noun, engine_id)
+    if facts is not None:
+        return facts
+    loaded = (await _load_facts(state, principal, [(model, noun, engine_id)]))[noun, engine_id]
+    if isinstance(loaded, DomainError):
+        raise loaded
+    return loaded
 
 
 async def many_engine_facts(
@@ -68,16 +74,14 @@ async def many_engine_facts(
         return {}
     cached = await state.redis.mget([engine_cache_key(engine_id) for _, _, engine_id in engines])
     found: dict[tuple[str, str], dict[str, Any] | DomainError] = {}
+    missing = []
     for (model, noun, engine_id), raw in zip(engines, cached, strict=True):
         facts = _cached_facts(raw, principal, noun)
         if facts is None:
-            try:
-                facts = await _load_facts(state, principal, model, noun, engine_id)
-            except DomainError as refused:
-                found[noun, engine_id] = refused
-                continue
-        found[noun, engine_id] = facts
-    return found
+            missing.append((model, noun, engine_id))
+        else:
+            found[noun, engine_id] = facts
+    return found | (await _load_facts(state, principal, missing) if missing else {})
 
 
 def _cached_facts(cached: bytes | str | None, principal: Principal, noun: str) -> dict[str, Any] | None:
@@ -98,25 +102,38 @@ def _cached_facts(cached: bytes | str | None, principal: Principal, noun: str) -
 
 
 async def _load_facts(
-    state: AppState, principal: Principal, model: type[EngineColumns], noun: str, engine_id: str
-) -> dict[str, Any]:
+    state: AppState, principal: Principal, engines: Sequence[tuple[type[EngineColumns], str, str]]
+) -> dict[tuple[str, str], dict[str, Any] | DomainError]:
+    """The facts of *engines* (``(model, noun, engine_id)``) read from the database, one statement per kind
+    however many a batch names, and cached; ``NotFound`` for an engine not in the key's scope."""
+    scope = [principal.tenant_id, principal.mode, principal.brand_id]
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     async with state.db.reader() as session:
-        engine = await get_engine_row(
-            session,
-            model,
-            noun,
-            tenant_id=principal.tenant_id,
-            mode=principal.mode,
-            brand_id=principal.brand_id,
-            engine_id=engine_id,
-        )
-    facts = {"kind": noun, "scope": [principal.tenant_id, principal.mode, principal.brand_id], "status": engine.status}
-    for name in ("starts_at", "ends_at", "currency"):
-        value = getattr(engine, name, None)
-        if value is not None:
-            facts[name] = value if isinstance(value, str) else iso(value)
-    await state.redis.set(engine_cache_key(engine_id), msgspec.json.encode(facts), ex=ENGINE_TTL_S)
-    return facts
+        for model, noun in sorted({(model, noun) for model, noun, _ in engines}, key=lambda kind: kind[1]):
+            columns = table(model).c
+            rows = await session.execute(
+                select(model).where(
+                    among(session, columns.id, [engine_id for _, kind, engine_id in engines if kind == noun]),
+                    columns.tenant_id == principal.tenant_id,
+                    columns.mode == principal.mode,
+                    columns.brand_id == principal.brand_id,
+                )
+            )
+            for engine in rows.scalars():
+                facts: dict[str, Any] = {"kind": noun, "scope": scope, "status": engine.status}
+                for name in ("starts_at", "ends_at", "currency"):
+                    value = getattr(engine, name, None)
+                    if value is not None:
+                        facts[name] = value if isinstance(value, str) else iso(value)
+                found[noun, engine.id] = facts
+    async with state.redis.pipeline(transaction=False) as cache:
+        for (_, engine_id), facts in found.items():
+            cache.set(engine_cache_key(engine_id), msgspec.json.encode(facts), ex=ENGINE_TTL_S)
+        await cache.execute()
+    return {
+        (noun, engine_id): found.get((noun, engine_id)) or NotFound(f"no {noun} {engine_id!r}")
+        for _, noun, engine_id in engines
+    }
 
 
 async def require_player(state: AppState, principal: Principal, username: str, *, field: str = "user_id") -> None:
