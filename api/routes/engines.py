@@ -162,7 +162,8 @@ async def accept(state: AppState, principal: Principal, event: dict[str, Any]) -
 
 def journey_source_id(source_event_id: str | None, idempotency_key: str | None) -> str | None:
     """A journey event's business id: its ``source_event_id``; without one, its idempotency key's, so that a
-    retry with the same key counts once (a digest: the key may take every character an id may); else none, and
+    retry with the same key counts once (a prefixed digest: the key, up to 255 characters, would not fit the
+    column with a prefix, and without one could equal another event's ``source_event_id``); else none, and
     the event is never deduplicated."""
     if source_event_id or not idempotency_key:
         return source_event_id
