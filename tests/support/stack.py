@@ -40,7 +40,15 @@ class Stack:
     def __init__(self, database_url: str, logs: Path, settings: dict[str, str] | None = None) -> None:
         self.logs = logs
         self.redis_server, self.redis_url = start_redis(logs)
-        self.env = {**os.environ, **FAST_SETTINGS, **(settings or {})}
+        self.running: list[Process] = []  # what stop() stops before Redis, should the stack not come up
+        try:
+            self._start(database_url, settings or {})
+        except BaseException:  # nothing left running (the test that needed it fails at its setup)
+            self.stop()
+            raise
+
+    def _start(self, database_url: str, settings: dict[str, str]) -> None:
+        self.env = {**os.environ, **FAST_SETTINGS, **settings}
         self.env.update(DATABASE_URL=database_url, REDIS_URL=self.redis_url)
         self.env["PATH"] = f"{BIN}{os.pathsep}{self.env.get('PATH', '')}"
         self.database_url = database_url
@@ -50,10 +58,15 @@ class Stack:
         self.draws = self._worker("draws", processes=2)
         self.events = self._worker("events", processes=2, threads=32)
         self.webhooks = self._worker("webhooks", processes=1)
-        self.scheduler = Process("scheduler", [sys.executable, "-m", "actors.scheduler"], self.env, logs)
+        scheduler = [sys.executable, "-m", "actors.scheduler"]
+        self.scheduler = self._started(Process("scheduler", scheduler, self.env, self.logs))
         for port in self.ports:
             wait_http(f"http://127.0.0.1:{port}/health")
         self.url = f"http://127.0.0.1:{self.ports[0]}"
+
+    def _started(self, process: Process) -> Process:
+        self.running.append(process)
+        return process
 
     def _api(self, index: int, port: int) -> Process:
         argv = [
@@ -66,7 +79,7 @@ class Stack:
             "--timeout-graceful-shutdown",
             "2",
         ]
-        return Process(f"api{index}", argv, self.env, self.logs)
+        return self._started(Process(f"api{index}", argv, self.env, self.logs))
 
     def _worker(self, queue: str, *, processes: int, threads: int = 8) -> Process:
         argv = [
@@ -80,7 +93,7 @@ class Stack:
             "--threads",
             str(threads),
         ]
-        return Process(f"worker-{queue}", argv, self.env, self.logs)
+        return self._started(Process(f"worker-{queue}", argv, self.env, self.logs))
 
     def cli(self, args: list[str], check: bool = True) -> str:
         done = subprocess.run(
@@ -98,9 +111,9 @@ class Stack:
 
     def stop(self) -> None:
         started = time.monotonic()
-        for process in self.processes():
+        for process in [*self.running, self.redis_server]:
             process.send(signal.SIGTERM)
-        for process in self.processes():
+        for process in [*self.running, self.redis_server]:
             process.stop()
             if time.monotonic() - started > 5:
                 print(f"{process.name} took long to stop")
