@@ -2,7 +2,7 @@
 
 A route names the scope it needs in ``opt={"scope": ...}``; the ``principal`` dependency checks the
 bearer key and that scope. Resolved keys are cached in Redis (never in the process) for a minute; on
-revocation the entry becomes a mark that the key is revoked (``forget_revoked``), so a revoked key fails
+revocation the entry becomes a mark that the key is revoked (``revoked_mark``), so a revoked key fails
 on every API process at once, and a request that read the key from the database just before the
 revocation committed cannot cache it again afterwards.
 """

@@ -30,10 +30,10 @@ def new_id() -> str:
     so their ids are what keeps them in the order they were made.
     """
     global _last_id
-    random = int.from_bytes(os.urandom(10)) >> (80 - _TAIL_BITS)
-    fresh = (time.time_ns() // 1_000_000) << _TAIL_BITS | random
+    drawn = int.from_bytes(os.urandom(10)) >> (80 - _TAIL_BITS)
+    fresh = (time.time_ns() // 1_000_000) << _TAIL_BITS | drawn
     with _id_lock:  # within a millisecond, a random step rather than +1: an id never tells its neighbours'
-        _last_id = value = max(fresh, _last_id + 1 + (random & _STEP))
+        _last_id = value = max(fresh, _last_id + 1 + (drawn & _STEP))
     high, low = value >> 62, value & ((1 << 62) - 1)  # 60 bits (stamp, counter) and 62 bits below
     digits = f"{(high >> 12) << 80 | 0x7 << 76 | (high & 0xFFF) << 64 | 0b10 << 62 | low:032x}"
     # spelled out as uuid.UUID spells it, in less than half the time (a draw makes four or five ids)
