@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from litestar import Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,13 @@ from models.idempotency import IdempotencyRecord, find_record, fingerprint
 from models.tenancy import Principal
 
 log = logging.getLogger("wowsino.api")
+
+
+def keyed(data: msgspec.Struct | None) -> tuple[str | None, dict[str, Any]]:
+    """A write body's idempotency key, and the rest of it as JSON values: the request the key's fingerprint is of."""
+    body = msgspec.to_builtins(data) if data is not None else {}
+    return body.pop("idempotency_key", None), body
+
 
 Outcome = tuple[int, dict[str, Any], list[tuple[str, int]]]  # status, body, webhook attempts to queue
 Work = Callable[[AsyncSession], Awaitable[Outcome]]

@@ -21,7 +21,7 @@ from api.pagination import cut, listing, window
 from api.responses import Page, answer
 from api.schemas import EnginePatch
 from api.state import AppState
-from api.writes import Outcome, write_once
+from api.writes import Outcome, keyed, write_once
 from models.base import new_id
 from models.engines import E, change_engine, engine_cache_key, get_engine_row
 from models.redis_client import digest_key
@@ -112,8 +112,7 @@ def engine_handlers(
             [body] = await views(session, [row])
             return 200, body, []
 
-        changes = msgspec.to_builtins(data)
-        key = changes.pop("idempotency_key", None)
+        key, changes = keyed(data)
         answered = await write_once(
             state, principal, operation=f"{noun}.patch", key=key, request={"id": engine_id, **changes}, work=work
         )
@@ -131,8 +130,7 @@ async def create_engine(
     make: Callable[[AsyncSession, dict[str, Any]], Awaitable[dict[str, Any]]],
 ) -> Response[dict[str, Any]]:
     """Create an engine from a validated body, idempotently when the body carries an idempotency key."""
-    config = msgspec.to_builtins(data)
-    key = config.pop("idempotency_key", None)
+    key, config = keyed(data)
     typed = {  # JSON values, but datetimes stay datetimes
         name: value if isinstance(value := getattr(data, name), datetime) else config[name] for name in config
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -16,7 +15,7 @@ from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Commitment, Identity, Player, PlayerPosting
 from api.schemas import PlayerCreate
-from api.writes import Outcome, write_once
+from api.writes import Outcome, keyed, write_once
 from models.assets import from_units
 from models.base import iso
 from models.countries import CODES
@@ -71,11 +70,8 @@ async def create(request: Request[Any, Any, Any], principal: Principal, data: Pl
             )
         return (201 if created else 200), await _with_balances(session, player), first_attempts(deliveries)
 
-    body = msgspec.to_builtins(data)
-    body.pop("idempotency_key", None)
-    return await write_once(
-        app_state(request), principal, operation="players.create", key=data.idempotency_key, request=body, work=work
-    )
+    key, body = keyed(data)
+    return await write_once(app_state(request), principal, operation="players.create", key=key, request=body, work=work)
 
 
 @get(

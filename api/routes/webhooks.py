@@ -16,7 +16,7 @@ from api.pagination import listing, window
 from api.responses import Page, answer
 from api.responses.accounts import Delivery, Redelivered, RedeliveryQueued, Subscription
 from api.schemas import KeyOnly, RedeliverRequest, WebhookCreate, WebhookPatch
-from api.writes import Outcome, Work, write_once
+from api.writes import Outcome, Work, keyed, write_once
 from models.base import table, utcnow
 from models.errors import NotFound
 from models.tenancy import Principal
@@ -273,8 +273,7 @@ async def _once(
     work: Work,
 ) -> Response[dict[str, Any]]:
     """*work* once per idempotency key in the body (``write_once``), the request being the body and *where*."""
-    body = msgspec.to_builtins(data) if data is not None else {}
-    key = body.pop("idempotency_key", None)
+    key, body = keyed(data)
     return await write_once(
         app_state(request), principal, operation=operation, key=key, request={**where, **body}, work=work
     )
