@@ -18,11 +18,10 @@ from sqlmodel import col, select
 
 from api.auth import app_state
 from api.state import AppState
-from models.base import iso, table
-from models.engines import EngineColumns, engine_cache_key
+from models.base import iso
+from models.engines import EngineColumns, engine_cache_key, engine_rows
 from models.errors import DomainError, NotFound
 from models.players import Player, get_player
-from models.statements import among
 from models.tenancy import Principal
 
 ENGINE_TTL_S = 60
@@ -110,16 +109,15 @@ async def _load_facts(
     found: dict[tuple[str, str], dict[str, Any]] = {}
     async with state.db.reader() as session:
         for model, noun in sorted({(model, noun) for model, noun, _ in engines}, key=lambda kind: kind[1]):
-            columns = table(model).c
-            rows = await session.execute(
-                select(model).where(
-                    among(session, columns.id, [engine_id for _, kind, engine_id in engines if kind == noun]),
-                    columns.tenant_id == principal.tenant_id,
-                    columns.mode == principal.mode,
-                    columns.brand_id == principal.brand_id,
-                )
-            )
-            for engine in rows.scalars():
+            ids = [engine_id for _, kind, engine_id in engines if kind == noun]
+            for engine in await engine_rows(
+                session,
+                model,
+                tenant_id=principal.tenant_id,
+                mode=principal.mode,
+                brand_id=principal.brand_id,
+                engine_ids=ids,
+            ):
                 facts: dict[str, Any] = {"kind": noun, "scope": scope, "status": engine.status}
                 for name in ("starts_at", "ends_at", "currency"):
                     value = getattr(engine, name, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -11,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from models.base import UTCDateTime, created_field, id_field, utcnow
+from models.base import UTCDateTime, created_field, id_field, table, utcnow
 from models.errors import Conflict, InvalidInput, NotFound
 from models.idempotency import IdempotencyRecord
 from models.players import Player
+from models.statements import among
 
 STATUSES = frozenset({"active", "paused", "archived"})
 FINAL_STATUSES = frozenset({"completed", "closed"})  # a drawn raffle, a paid tournament
@@ -43,6 +45,21 @@ async def get_engine_row(
     if row is None:
         raise NotFound(f"no {noun} {engine_id!r}")
     return row
+
+
+async def engine_rows(
+    session: AsyncSession, model: type[E], *, tenant_id: str, mode: str, brand_id: str, engine_ids: Sequence[str]
+) -> list[E]:
+    """The engines of these ids that are in the key's tenant, brand and mode, in one statement."""
+    rows = await session.execute(
+        select(model).where(
+            among(session, table(model).c.id, engine_ids),
+            col(model.tenant_id) == tenant_id,
+            col(model.mode) == mode,
+            col(model.brand_id) == brand_id,
+        )
+    )
+    return list(rows.scalars())
 
 
 @cache
