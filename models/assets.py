@@ -45,12 +45,9 @@ def to_units(asset: str, amount: int | str | Decimal, *, field: str = "amount") 
         if not value.is_finite():
             raise InvalidInput("must be a finite decimal number", field=field)
         _refuse_huge(value, field)
-        if value and value.adjusted() < -DECIMAL_PLACES:  # would scale to a fraction too small to hold: zero
+        if _has_digits_past(value, DECIMAL_PLACES):
             raise InvalidInput(f"at most {DECIMAL_PLACES} decimal places", field=field)
-        scaled = value * _SCALE
-        if scaled != scaled.to_integral_value():
-            raise InvalidInput(f"at most {DECIMAL_PLACES} decimal places", field=field)
-        units = int(scaled)
+        units = int(value * _SCALE)  # exact: at most 27 significant digits are left, within decimal's 28
     if abs(units) >= MAX_UNITS:
         raise InvalidInput("amount out of range", field=field)
     return units
@@ -61,6 +58,14 @@ def _refuse_huge(value: Decimal, field: str) -> None:
     up to about a billion, which scaling overflows and converting to an integer takes minutes over."""
     if value and value.adjusted() >= _MAX_DIGITS:
         raise InvalidInput("amount out of range", field=field)
+
+
+def _has_digits_past(value: Decimal, places: int) -> bool:
+    """Whether *value* has a non-zero digit past *places* decimal places, read from its digits: arithmetic
+    rounds to 28 significant digits first, so ``1.0000000000000000000000000001`` would pass as 1."""
+    _, digits, exponent = value.as_tuple()
+    beyond = -places - int(exponent)  # how many of the last digits lie past the decimal places kept
+    return beyond > 0 and any(digits[-beyond:])
 
 
 def from_units(asset: str, units: int) -> int | str:

@@ -46,6 +46,18 @@ def test_amounts_out_of_range_by_their_exponent_are_refused_before_any_arithmeti
         to_units(asset, amount)
 
 
+@pytest.mark.parametrize("amount", ["1.0000000000000000000000000001", "1.9999999999999999999999999999", "0.123456789"])
+def test_a_digit_past_the_eighth_decimal_place_is_refused_however_far(amount: str) -> None:
+    """Beyond decimal's 28 significant digits, scaling would round them away and take 1 or 2."""
+    with pytest.raises(InvalidInput, match="at most 8 decimal places"):
+        to_units("USD", amount)
+
+
+def test_zeros_past_the_eighth_decimal_place_change_nothing() -> None:
+    assert to_units("USD", "1.50000000000000000000000000000000000") == 150_000_000
+    assert to_units("USD", "46116860184.27387903") == 2**62 - 1  # the largest amount, every digit kept
+
+
 def test_unknown_asset_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         to_units("usd", "1")
