@@ -312,11 +312,25 @@ async def _drop(
     session: AsyncSession, jackpot: Jackpot, winner_id: str, winner: str, reason: str, drop_id: str
 ) -> tuple[dict[str, Any], list[str]]:
     """Pay the whole pool to the winner and reseed it, in the caller's transaction."""
-    pool = await pool_of(session, jackpot)
+    pool = await _held_pool(session, jackpot, winner_id)
     dropped, moves = _planned_drop(jackpot, winner_id, winner, reason, drop_id, pool)
     await transfer_many(session, tenant_id=jackpot.tenant_id, mode=jackpot.mode, transfers=moves)
     session.add(dropped)
     return drop_view(jackpot, dropped), await emit_events(session, [_announcement(jackpot, dropped)])
+
+
+async def _held_pool(session: AsyncSession, jackpot: Jackpot, winner_id: str) -> int:
+    """The pool's balance, read under the locks a contribution takes, in the order it takes them: the pool of a
+    jackpot with ``must_drop_at`` first (``plan_growth``), then every account the drop moves in account order (a
+    contribution's balance update). Read without them, a contribution committed meanwhile stayed in the pool
+    the drop emptied, or dropped the same pool to its own player first: paid twice, the pool below zero."""
+    if jackpot.must_drop_at is not None:
+        await _locked_pools(session, jackpot.tenant_id, jackpot.mode, [jackpot])
+    owners = [_pool(jackpot), ("jackpot", jackpot.id), ("player", winner_id)]
+    wanted = [(owner, jackpot.currency) for owner in owners]
+    accounts = await account_ids(session, tenant_id=jackpot.tenant_id, mode=jackpot.mode, wanted=wanted)
+    held = await locked_balances(session, list(accounts.values()))
+    return held[accounts[_pool(jackpot), jackpot.currency]]
 
 
 def drop_view(jackpot: Jackpot, dropped: JackpotDrop) -> dict[str, Any]:
