@@ -37,11 +37,20 @@ E = TypeVar("E", bound=EngineColumns)
 
 
 async def get_engine_row(
-    session: AsyncSession, model: type[E], noun: str, *, tenant_id: str, mode: str, brand_id: str, engine_id: str
+    session: AsyncSession,
+    model: type[E],
+    noun: str,
+    *,
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    engine_id: str,
+    locked: bool = False,
 ) -> E:
-    """The engine with this id in the key's tenant, brand and mode, or ``NotFound``."""
+    """The engine with this id in the key's tenant, brand and mode, or ``NotFound``; *locked*, its row is held
+    until the transaction ends (``FOR UPDATE``, where the database has row locks)."""
     where = {"engine_id": engine_id, "tenant_id": tenant_id, "mode": mode, "brand_id": brand_id}
-    row: E | None = (await session.execute(_engine_by_id(model), where)).scalar_one_or_none()
+    row: E | None = (await session.execute(_engine_by_id(model, locked), where)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no {noun} {engine_id!r}")
     return row
@@ -63,14 +72,15 @@ async def engine_rows(
 
 
 @cache
-def _engine_by_id(model: type[E]) -> SelectOfScalar[E]:
+def _engine_by_id(model: type[E], locked: bool) -> SelectOfScalar[E]:
     """Built once per engine kind: building and keying a statement costs more than running it."""
-    return select(model).where(
+    statement = select(model).where(
         col(model.id) == bindparam("engine_id"),
         col(model.tenant_id) == bindparam("tenant_id"),
         col(model.mode) == bindparam("mode"),
         col(model.brand_id) == bindparam("brand_id"),
     )
+    return statement.with_for_update() if locked else statement
 
 
 def change_engine(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 from litestar import Request, Response, get, patch
@@ -40,7 +40,15 @@ def each(view: Callable[[Any], dict[str, Any]]) -> Views:
     return views
 
 
-def scope(principal: Principal) -> dict[str, str]:
+class Scope(TypedDict):
+    """The key's tenant, mode and brand, as the models' lookups take them."""
+
+    tenant_id: str
+    mode: str
+    brand_id: str
+
+
+def scope(principal: Principal) -> Scope:
     return {"tenant_id": principal.tenant_id, "mode": principal.mode, "brand_id": principal.brand_id}
 
 
@@ -104,7 +112,8 @@ def engine_handlers(
         state = app_state(request)
 
         async def work(session: AsyncSession) -> Outcome:
-            row = await get_engine_row(session, model, noun, engine_id=engine_id, **scope(principal))
+            # locked: a draw or a close committing meanwhile is seen here, and its final status kept
+            row = await get_engine_row(session, model, noun, engine_id=engine_id, locked=True, **scope(principal))
             if amend is not None:
                 amend(row, data)
             change_engine(row, name=data.name, status=data.status, allowed=statuses)

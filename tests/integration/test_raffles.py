@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from sqlalchemy import update
+from sqlmodel import col
+
+from config.settings import load_settings
+from models.db import Database
+from models.raffles import Raffle
 from models.verify import verify_draw
 from tests.support.api import PRIZES, Operator, grant
 from tests.support.load import post_many
@@ -151,6 +159,28 @@ def test_a_draw_still_ahead_moves_and_one_done_does_not(operator: Operator) -> N
     assert operator.balance(username) == 500
     done = operator.client.patch(path, json={"draw_at": soon(3600)})
     assert done.status_code == 409 and done.json()["errors"][0]["field"] == "draw_at"
+
+
+def test_a_change_racing_the_draw_leaves_the_raffle_completed(stack: Stack, operator: Operator) -> None:
+    """A ``PATCH`` read the raffle while a draw was committing, then wrote its status over ``completed``: the
+    raffle hid its revealed seed and, set active again, sold tickets that no draw could ever settle."""
+    raffle = _raffle(operator, ticket_cost_winz=0)
+    db = Database(load_settings({"DATABASE_URL": stack.database_url}))
+
+    async def race() -> httpx.Response:
+        try:
+            async with db.transaction() as session:  # a draw in flight: the raffle flipped, not yet committed
+                await session.execute(update(Raffle).where(col(Raffle.id) == raffle["id"]).values(status="completed"))
+                path = f"/v1/raffles/{raffle['id']}"
+                patched = asyncio.create_task(asyncio.to_thread(operator.client.patch, path, json={"status": "paused"}))
+                await asyncio.sleep(1)
+            return await patched
+        finally:
+            await db.dispose()
+
+    answered = asyncio.run(race())
+    assert answered.status_code == 409, answered.text
+    assert operator.client.get(f"/v1/raffles/{raffle['id']}").json()["status"] == "completed"
 
 
 def test_bad_raffle_config_is_refused(operator: Operator) -> None:
