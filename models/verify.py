@@ -6,6 +6,7 @@ ticket count. See the API contract, section 6.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from models.fairness import draw_index, pick_weighted, seed_hash
@@ -18,14 +19,15 @@ class VerificationError(ValueError):
 def verify_draw(response: dict[str, Any], prize_table: list[dict[str, Any]] | dict[str, Any] | None = None) -> str:
     """Return a one-line account of the verified draw, or raise :class:`VerificationError`."""
     try:
-        seed, committed = response["server_seed"], response["server_seed_hash"]
-        client_seed, nonce = response["client_seed"], int(response.get("nonce", 0))
+        seed, committed, client_seed = response["server_seed"], response["server_seed_hash"], response["client_seed"]
     except KeyError as missing:
         raise VerificationError(f"response lacks {missing}") from None
     if seed_hash(seed) != committed:
         raise VerificationError("sha256(server_seed) differs from server_seed_hash")
     if "winning_ticket_idx" in response:
-        index = draw_index(seed, client_seed, nonce, int(response["total_tickets"]))
+        index = draw_index(
+            seed, client_seed, int(response.get("nonce", 0)), int(response["total_tickets"])
+        )  # raffle: 0
         if index != response["winning_ticket_idx"]:
             raise VerificationError(
                 f"the seeds pick ticket {index}, the response says {response['winning_ticket_idx']}"
@@ -33,11 +35,28 @@ def verify_draw(response: dict[str, Any], prize_table: list[dict[str, Any]] | di
         return f"verified: ticket {index} of {response['total_tickets']}"
     if prize_table is None:
         raise VerificationError("a weighted draw needs its prize table (--prize-table)")
+    if "nonce" not in response:  # the player's count of draws: no default would verify another draw
+        raise VerificationError("response lacks 'nonce'")
     table = prize_table["prize_table"] if isinstance(prize_table, dict) else prize_table
     weights = [int(segment["weight"]) for segment in table]
-    index = draw_index(seed, client_seed, nonce, sum(weights))
-    label = table[pick_weighted(weights, index)]["label"]
-    claimed = (response.get("reward") or response.get("outcome") or {}).get("segment_label")
-    if label != claimed:
-        raise VerificationError(f"the seeds pick segment {label!r}, the response says {claimed!r}")
-    return f"verified: index {index} of {sum(weights)} -> segment {label!r}"
+    index = draw_index(seed, client_seed, int(response["nonce"]), sum(weights))
+    drawn = table[pick_weighted(weights, index)]
+    reward = response.get("reward") or response.get("outcome") or {}
+    picked = _segment(drawn.get("label"), drawn.get("asset"), drawn.get("amount"))
+    claimed = _segment(reward.get("segment_label"), reward.get("asset"), reward.get("amount"))
+    if picked != claimed:  # the label alone would let a response pay another asset or amount than the segment's
+        raise VerificationError(f"the seeds pick segment {_shown(picked)}, the response says {_shown(claimed)}")
+    return f"verified: index {index} of {sum(weights)} -> segment {drawn['label']!r}"
+
+
+def _segment(label: object, asset: object, amount: object) -> tuple[object, object, Decimal | None]:
+    """A segment's label, asset and amount, the amount as a number (``"1.50"`` is ``1.5``)."""
+    try:
+        return label, asset, Decimal(str(amount)) if amount is not None else None
+    except InvalidOperation:
+        return label, asset, None
+
+
+def _shown(segment: tuple[object, object, Decimal | None]) -> str:
+    label, asset, amount = segment
+    return f"{label!r} ({amount} {asset})"
