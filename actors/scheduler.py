@@ -37,7 +37,7 @@ SCHEDULED_MARK_S = 60
 
 
 async def sweep_outbox() -> int:
-    """Re-send overdue pending deliveries of active endpoints; returns how many were sent.
+    """Re-send overdue pending deliveries of active endpoints not deleted; returns how many were sent.
 
     Each one sent is due again only a grace period later: a delivery still waiting behind a long queue
     (webhooks arriving faster than they go out) is sent again once per grace period, not at every pass,
@@ -51,6 +51,7 @@ async def sweep_outbox() -> int:
                 WebhookDelivery.status == "pending",
                 WebhookDelivery.next_attempt_at <= due_before(utcnow(), rt.settings.outbox_grace_s),
                 WebhookEndpoint.status == "active",
+                col(WebhookEndpoint.deleted_at).is_(None),  # a deleted one's deliveries stay pending, unsent
             )
             .limit(SWEEP_BATCH)
         )

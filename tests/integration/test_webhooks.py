@@ -11,16 +11,16 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlmodel import col, update
+from sqlmodel import col, select, update
 from standardwebhooks.webhooks import Webhook
 
 from config.settings import load_settings
 from models.db import Database
-from models.webhooks import WebhookEndpoint
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 from tests.support.api import Operator, provision
 from tests.support.processes import wait_until
 from tests.support.receiver import receiver
-from tests.support.stack import Stack
+from tests.support.stack import FAST_SETTINGS, Stack
 
 
 @pytest.fixture
@@ -239,6 +239,35 @@ def test_sweep_delivers_events_whose_message_was_lost(stack: Stack, sandbox: Ope
             stack.webhooks.send(signal.SIGCONT)
         received = hooks.wait_for(1, timeout=20)
     assert len(received) >= 1 and json.loads(received[0].body)["type"] == "lootbox.opened"
+
+
+def test_the_deliveries_of_a_deleted_subscription_are_not_queued_again(stack: Stack, sandbox: Operator) -> None:
+    """A delivery retried when its subscription was deleted stays pending; the sweep sent it again every grace
+    period for ever (each time to no effect), and such deliveries took places in its batch."""
+    with receiver(script=[500] * 20) as hooks:
+        subscription = _subscribe(sandbox, hooks.url, ["player.created"])
+        sandbox.player()
+        hooks.wait_for(1)
+        assert sandbox.client.delete(f"/v1/webhooks/{subscription['id']}").status_code == 204
+    db = Database(load_settings({"DATABASE_URL": stack.database_url}))
+
+    async def due() -> list[object]:
+        async with db.reader() as session:
+            found = await session.execute(
+                select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.endpoint_id == subscription["id"])
+            )
+            return list(found.scalars())
+
+    async def twice() -> tuple[list[object], list[object]]:
+        try:
+            before = await due()
+            await asyncio.sleep(float(FAST_SETTINGS["OUTBOX_GRACE"]) * 2.5)  # overdue, then the sweep's passes
+            return before, await due()
+        finally:
+            await db.dispose()
+
+    before, after = asyncio.run(twice())
+    assert len(before) == 1 and after == before
 
 
 def test_a_delivery_waiting_behind_a_stalled_worker_is_sent_again_once_per_grace_period(
