@@ -56,7 +56,9 @@ async def apply_events(
     ordered = sorted(events, key=lambda event: event["received_at"])  # stable: a request's events keep their order
     found = Found(
         players=await _players(session, brand_id, mode, {event["user_id"] for event in ordered}),
-        tournaments=await _engines(session, tournaments.Tournament, tenant_id, mode, brand_id, _ids(ordered, SCORE)),
+        tournaments=await _engines(
+            session, tournaments.Tournament, tenant_id, mode, brand_id, _ids(ordered, SCORE), shared=True
+        ),
         jackpots=await _engines(session, jackpots.Jackpot, tenant_id, mode, brand_id, _ids(ordered, CONTRIBUTE)),
     )
     scores: list[tournaments.Scored] = []
@@ -146,21 +148,32 @@ async def _players(session: AsyncSession, brand_id: str, mode: str, usernames: s
 
 
 async def _engines(
-    session: AsyncSession, model: type[E], tenant_id: str, mode: str, brand_id: str, ids: set[str]
+    session: AsyncSession,
+    model: type[E],
+    tenant_id: str,
+    mode: str,
+    brand_id: str,
+    ids: set[str],
+    *,
+    shared: bool = False,
 ) -> dict[str, E]:
-    """The engines with these ids in the scope, read once per transaction."""
+    """The engines with these ids in the scope, read once per transaction; *shared*, their rows share-locked
+    until commit (``FOR SHARE``, where the database has row locks).
+
+    A tournament's row is: its close (which updates the row) then waits for the batches scoring into it, and a
+    batch waits for a close committing and then finds it closed. Read unlocked, a batch that found the
+    tournament active could commit its scores after the close had paid by the standings without them."""
     memo = transaction_memo(session, model.__name__)
     scope = (tenant_id, mode, brand_id)
     missing = sorted(engine_id for engine_id in ids if (scope, engine_id) not in memo)
     if missing:
-        rows = await session.execute(
-            select(model).where(
-                among(session, table(model).c.id, missing),
-                model.tenant_id == tenant_id,
-                model.mode == mode,
-                model.brand_id == brand_id,
-            )
+        query = select(model).where(
+            among(session, table(model).c.id, missing),
+            model.tenant_id == tenant_id,
+            model.mode == mode,
+            model.brand_id == brand_id,
         )
+        rows = await session.execute(query.with_for_update(read=True) if shared else query)
         for engine in rows.scalars():
             memo[scope, engine.id] = engine
     return {engine_id: memo[scope, engine_id] for engine_id in ids if (scope, engine_id) in memo}

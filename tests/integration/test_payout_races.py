@@ -1,30 +1,31 @@
-"""A jackpot dropped by hand while contributions arrive pays out exactly what its pool held: every unit is
-paid once, and the pool never goes below zero."""
+"""Payouts racing the events that change what they pay: a jackpot dropped by hand while contributions arrive
+pays what its pool held, once; a tournament closed while scores arrive pays by standings that hold them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from models import jackpots
+from models import jackpots, tournaments
 from models.base import new_id, utcnow
 from models.db import Database
 from models.jackpots import create_jackpot, drop_jackpot, pool_of
 from models.ledger import balances
-from models.pipeline import CONTRIBUTE, apply_events
+from models.pipeline import CONTRIBUTE, SCORE, apply_events
 from models.players import Player, create_player
 from models.tenancy import Principal
+from models.tournaments import close_tournament, create_tournament
 
 PRINCIPAL = Principal("key", "tenant", "tenant", "live", "brand", "brand", "live", ())
 UNIT = 10**8
 
 
-async def _contribute(db: Database, jackpot: str, username: str, amount: str) -> None:
-    event = {"type": CONTRIBUTE, "engine_id": jackpot, "user_id": username, "source_id": new_id(), "amount": amount}
-    events = [{**event, "currency": "USD", "received_at": utcnow()}]
+async def _apply(db: Database, event: dict[str, Any]) -> None:
+    events = [{**event, "source_id": new_id(), "received_at": utcnow()}]
     await db.run(
         lambda session: apply_events(session, tenant_id="tenant", mode="live", brand_id="brand", events=events)
     )
@@ -48,8 +49,9 @@ def test_a_contribution_during_a_manual_drop_is_not_paid_from_the_same_pool(
                 players[name], _ = await create_player(
                     session, PRINCIPAL, username=name, email=None, external_ref=None, country_code=None
                 )
-        await _contribute(db, jackpot.id, "alice", "50")
-        bobs = asyncio.create_task(_contribute(db, jackpot.id, "bob", "50"))
+        contribution = {"type": CONTRIBUTE, "engine_id": jackpot.id, "amount": "50", "currency": "USD"}
+        await _apply(db, {**contribution, "user_id": "alice"})
+        bobs = asyncio.create_task(_apply(db, {**contribution, "user_id": "bob"}))
         pay = jackpots.transfer_many
 
         async def pay_once_bob_had_his_chance(*args: Any, **kwargs: Any) -> None:
@@ -82,3 +84,44 @@ def test_a_contribution_during_a_manual_drop_is_not_paid_from_the_same_pool(
 
 async def _usd(session: Any, player: Player) -> int:
     return (await balances(session, owner_type="player", owner_id=player.id)).get("USD", 0)
+
+
+def test_a_tournament_closed_while_a_score_is_applied_pays_by_standings_that_hold_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's 100 points, accepted in the window, are being applied when the tournament closes: the close waits
+    for them and pays bob the first prize. With the tournament read unlocked, the close paid alice's 10 points
+    the first prize and bob's points landed in the standings of a tournament already paid."""
+
+    async def scenario() -> None:
+        now = utcnow()
+        async with db.transaction() as session:
+            config = {"name": "cup", "starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)}
+            prizes = [{"rank_from": 1, "rank_to": 1, "prize_winz": 1000}]
+            tournament = await create_tournament(session, PRINCIPAL, config={**config, "prizes": prizes})
+            for name in ("alice", "bob"):
+                await create_player(session, PRINCIPAL, username=name, email=None, external_ref=None, country_code=None)
+        score = {"type": SCORE, "engine_id": tournament.id}
+        await _apply(db, {**score, "user_id": "alice", "points": 10})
+
+        async def close() -> dict[str, Any]:
+            async with db.transaction() as session:
+                _, body, _, _ = await close_tournament(
+                    session, tenant_id="tenant", mode="live", brand_id="brand", tournament_id=tournament.id
+                )
+                return body
+
+        closing = asyncio.create_task(close())
+        record = tournaments.record_scores
+
+        async def record_once_the_close_had_its_chance(*args: Any, **kwargs: Any) -> Any:
+            with contextlib.suppress(TimeoutError):  # the close waits on the tournament this batch read
+                await asyncio.wait_for(asyncio.shield(closing), 1)
+            return await record(*args, **kwargs)
+
+        monkeypatch.setattr(tournaments, "record_scores", record_once_the_close_had_its_chance)
+        await _apply(db, {**score, "user_id": "bob", "points": 100})
+        body = await closing
+        assert [(payout["rank"], payout["username"]) for payout in body["payouts"]] == [(1, "bob")]
+
+    asyncio.run(scenario())
