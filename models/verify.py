@@ -25,9 +25,8 @@ def verify_draw(response: dict[str, Any], prize_table: list[dict[str, Any]] | di
     if seed_hash(seed) != committed:
         raise VerificationError("sha256(server_seed) differs from server_seed_hash")
     if "winning_ticket_idx" in response:
-        index = draw_index(
-            seed, client_seed, int(response.get("nonce", 0)), int(response["total_tickets"])
-        )  # raffle: 0
+        nonce = int(response.get("nonce", 0))  # a raffle's is 0
+        index = draw_index(seed, client_seed, nonce, int(response["total_tickets"]))
         if index != response["winning_ticket_idx"]:
             raise VerificationError(
                 f"the seeds pick ticket {index}, the response says {response['winning_ticket_idx']}"
@@ -52,9 +51,10 @@ def verify_draw(response: dict[str, Any], prize_table: list[dict[str, Any]] | di
 def _segment(label: object, asset: object, amount: object) -> tuple[object, object, Decimal | None]:
     """A segment's label, asset and amount, the amount as a number (``"1.50"`` is ``1.5``)."""
     try:
-        return label, asset, Decimal(str(amount)) if amount is not None else None
+        number = Decimal(str(amount))
     except InvalidOperation:
         return label, asset, None
+    return label, asset, number if number.is_finite() else None
 
 
 def _shown(segment: tuple[object, object, Decimal | None]) -> str:
