@@ -64,10 +64,13 @@ async def apply_events(
     scores: list[tournaments.Scored] = []
     contributions: list[jackpots.Contributed] = []
     fired: list[journeys.Fired] = []
+    moment, place = None, 0
     for event in ordered:
+        place = place + 1 if event["received_at"] == moment else 0  # among the events of the same moment
+        moment = event["received_at"]
         try:
             if event["type"] == SCORE:
-                scores.append(_scored(event, found))
+                scores.append(_scored(event, found, place))
             elif event["type"] == CONTRIBUTE:
                 contributions.append(_contributed(event, found))
             else:
@@ -108,13 +111,14 @@ class Found:
         return self.players[username]
 
 
-def _scored(event: dict[str, Any], found: Found) -> tournaments.Scored:
+def _scored(event: dict[str, Any], found: Found, place: int) -> tournaments.Scored:
     tournament = found.tournaments.get(event["engine_id"])
     if tournament is None:
         raise NotFound(f"no tournament {event['engine_id']!r}")
     tournaments.check_window(tournament, event["received_at"])
     player_id = found.player(event["user_id"])
-    return tournaments.Scored(tournament.id, player_id, event["user_id"], event["source_id"], event["points"])
+    reached = tournaments.acceptance_order(event["received_at"], place)
+    return tournaments.Scored(tournament.id, player_id, event["user_id"], event["source_id"], event["points"], reached)
 
 
 def _contributed(event: dict[str, Any], found: Found) -> jackpots.Contributed:

@@ -1,17 +1,18 @@
 """Tournaments: players score points from wagers within a window; the ranking pays a prize table.
 
 Each score is recorded once per ``source_wager_id``; a player's standing keeps the running total and
-``reached_seq``, the id of the score row that brought it there, so equal totals rank by who reached
-them first. The database is the truth for standings and payouts; the Redis leaderboard
-(``models/leaderboard.py``) is a fast copy that can be rebuilt from it. Closing flips the status with a
-compare-and-set and pays in the same transaction, so a tournament pays once however often it is closed.
+``reached_seq``, when the API accepted the score that brought it there (``acceptance_order``), so equal
+totals rank by who reached them first, whichever worker applied their scores first. The database is the
+truth for standings and payouts; the Redis leaderboard (``models/leaderboard.py``) is a fast copy that
+can be rebuilt from it. Closing flips the status with a compare-and-set and pays in the same
+transaction, so a tournament pays once however often it is closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, UniqueConstraint, case, update
@@ -46,6 +47,7 @@ class TournamentScore(SQLModel, table=True):
     username: str = Field(max_length=64)
     source_wager_id: str = Field(max_length=255)
     points: int = Field(sa_type=BigInteger)
+    reached: int | None = Field(default=None, sa_type=BigInteger)  # see ``acceptance_order``; none before 0007
     created_at: datetime = created_field()
 
 
@@ -158,8 +160,16 @@ class Scored:
     username: str
     source_wager_id: str
     points: int
+    reached: int  # ``acceptance_order``
 
 
+def acceptance_order(accepted_at: datetime, place: int) -> int:
+    """A score's place in the order the API accepted scores: the moment in microseconds since the epoch, times
+    1,000, plus its place among the events accepted in that microsecond (a request's up to 1,000 share one)."""
+    return (accepted_at - _EPOCH) // timedelta(microseconds=1) * 1000 + min(place, 999)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Totals = dict[tuple[str, str], dict[str, Any]]  # (tournament, player) -> what a batch adds to the standing
 
 
@@ -180,22 +190,23 @@ async def record_scores(session: AsyncSession, scores: Sequence[Scored]) -> Tota
                 "username": score.username,
                 "source_wager_id": score.source_wager_id,
                 "points": score.points,
+                "reached": score.reached,
                 "created_at": now,
             }
             for score in first.values()
         ],
-        ("id", "tournament_id", "source_wager_id"),
+        ("tournament_id", "source_wager_id"),
     )
-    seqs = {(tournament_id, wager): seq for seq, tournament_id, wager in inserted}
+    new = {(tournament_id, wager) for tournament_id, wager in inserted}
     totals: Totals = {}
     for key, score in first.items():
-        if key in seqs:  # new: not counted before
+        if key in new:  # not counted before
             total = totals.setdefault(
                 (score.tournament_id, score.player_id),
                 {"tournament_id": score.tournament_id, "player_id": score.player_id, "username": score.username},
             )
             total["points"] = total.get("points", 0) + score.points
-            total["reached_seq"] = max(total.get("reached_seq", 0), seqs[key])
+            total["reached_seq"] = max(total.get("reached_seq", 0), score.reached)
     return totals
 
 

@@ -17,7 +17,7 @@ from models.journeys import create_journey
 from models.pipeline import CONTRIBUTE, JOURNEY, SCORE, apply_events
 from models.players import Player, create_player
 from models.tenancy import Principal
-from models.tournaments import create_tournament
+from models.tournaments import create_tournament, standings
 
 PRINCIPAL = Principal("key", "tenant", "tenant", "live", "brand", "brand", "live", ())
 OWN_ROWS = ("insert into tournament_scores", "insert into jackpot_contributions", "insert into journey_events")
@@ -117,5 +117,28 @@ def test_events_are_applied_in_the_order_they_were_accepted_whoever_the_player(d
             noted = await session.get(Jackpot, jackpot.id)
             contributor = await session.get(Player, noted.last_contributor_id if noted else None)
         assert drops == ["ada"] and contributor is not None and contributor.username == "ada"
+
+    asyncio.run(scenario())
+
+
+def test_of_equal_totals_the_first_accepted_ranks_first_whichever_batch_was_applied_first(db: Database) -> None:
+    """ada's score was accepted before bob's, but bob's batch was applied first (another events worker, or ada's
+    message waiting on a retry): ada reached the total first. Ranked by the order the rows were inserted, bob
+    was first."""
+
+    async def scenario() -> None:
+        tournament, _ = await _engines(db)
+        first = utcnow()
+        for username, accepted in (("bob", first + timedelta(milliseconds=5)), ("ada", first)):
+            event = {"type": SCORE, "engine_id": tournament, "user_id": username, "points": 5}
+            events = [{**event, "source_id": new_id(), "received_at": accepted}]
+            await db.run(
+                lambda session, events=events: apply_events(
+                    session, tenant_id="tenant", mode="live", brand_id="brand", events=events
+                )
+            )
+        async with db.reader() as session:
+            ranked = await standings(session, tournament)
+        assert [standing.username for standing in ranked] == ["ada", "bob"]
 
     asyncio.run(scenario())

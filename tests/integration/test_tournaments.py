@@ -32,7 +32,8 @@ def _tournament(
 
 
 def _reference(stack: Stack, tournament_id: str) -> list[tuple[str, int]]:
-    """The ranking computed straight from the recorded score rows: total desc, then who got there first."""
+    """The ranking computed straight from the recorded score rows: total desc, then who got there first (the
+    latest acceptance among a player's scores)."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -40,7 +41,7 @@ def _reference(stack: Stack, tournament_id: str) -> list[tuple[str, int]]:
         engine = create_async_engine(stack.database_url)
         async with engine.connect() as connection:
             found = await connection.execute(
-                text("SELECT username, points, id FROM tournament_scores WHERE tournament_id = :t"),
+                text("SELECT username, points, reached FROM tournament_scores WHERE tournament_id = :t"),
                 {"t": tournament_id},
             )
             result = [(row[0], row[1], row[2]) for row in found]
