@@ -40,7 +40,11 @@ def test_api_answers_503_while_redis_is_gone_and_recovers(victim: Stack, tenant:
 
 
 def test_flush_rebuilds_leaderboards_and_keeps_deduplication(victim: Stack, tenant: Operator) -> None:
+    """After a flush a replayed wager is accepted again (its claim is gone) and counted once: the database's
+    unique business ids hold. The replay and a new wager go in one batch, one transaction: once the new one
+    shows, the replay has been applied too."""
     from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
 
     username = tenant.player()
     now = datetime.now(UTC)
@@ -53,15 +57,26 @@ def test_flush_rebuilds_leaderboards_and_keeps_deduplication(victim: Stack, tena
             "prizes": [{"rank_from": 1, "rank_to": 1, "prize_winz": 1}],
         },
     ).json()["id"]
-    score = {"user_id": username, "source_wager_id": "w1", "points": 5}
-    tenant.client.post(f"/v1/tournaments/{tournament}/score", json=score)
-    board = f"/v1/tournaments/{tournament}/leaderboard"
+    jackpot = tenant.client.post("/v1/jackpots", json={"name": "j", "currency": "USD", "seed_amount": "0"}).json()["id"]
+    score = {"type": "tournament.score", "tournament_id": tournament, "user_id": username, "points": 5}
+    contribution = {"type": "jackpot.contribute", "jackpot_id": jackpot, "user_id": username, "amount": "2.5"}
+    first = [{**score, "source_wager_id": "w1"}, {**contribution, "source_wager_id": "w1"}]
+    assert tenant.client.post("/v1/events/batch", json={"events": first}).status_code == 202
+    board, pool = f"/v1/tournaments/{tournament}/leaderboard", f"/v1/jackpots/{jackpot}"
     wait_until(lambda: tenant.client.get(board).json()["data"] != [], what="the score")
+    wait_until(lambda: Decimal(tenant.client.get(pool).json()["pool"]) == Decimal("2.5"), what="the contribution")
     redis.Redis.from_url(victim.redis_url).flushall()
-    assert tenant.client.post(f"/v1/tournaments/{tournament}/score", json=score).status_code == 202  # claim forgotten
-    tenant.client.post(f"/v1/tournaments/{tournament}/score", json={**score, "source_wager_id": "w2"})
-    wait_until(lambda: tenant.client.get(board).json()["data"][0]["points"] == 10, what="the second score")
+    again = [*first, {**score, "source_wager_id": "w2"}, {**contribution, "source_wager_id": "w2"}]
+    replayed = tenant.client.post("/v1/events/batch", json={"events": again}).json()["results"]
+    assert [result["status"] for result in replayed] == ["accepted"] * 4  # the claims were forgotten
+
+    def wagers(path: str) -> list[str]:
+        return sorted(row["source_wager_id"] for row in tenant.client.get(path).json()["data"])
+
+    wait_until(lambda: "w2" in wagers(f"/v1/tournaments/{tournament}/scores"), what="the second batch")
+    assert wagers(f"/v1/tournaments/{tournament}/scores") == wagers(f"{pool}/contributions") == ["w1", "w2"]
     assert tenant.client.get(board).json()["data"] == [{"rank": 1, "username": username, "points": 10}]
+    assert Decimal(tenant.client.get(pool).json()["pool"]) == 5
 
 
 def test_queued_events_survive_a_redis_crash(victim: Stack, tenant: Operator) -> None:
