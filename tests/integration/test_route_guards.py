@@ -186,3 +186,31 @@ def test_other_tenants_and_modes_never_reach_these_objects(
             assert response.status_code == 404 or "{username}" in route.path, f"{route}: {response.status_code}"
     owner_view = world.owner.client.get(f"/v1/players/{world.player}").json()
     assert owner_view["balances"]["WINZ"] >= 1000  # nothing the intruder sent touched the owner's player
+
+
+@pytest.mark.parametrize("mode", ["other tenant", "other mode"])
+def test_a_batch_naming_the_engines_of_another_tenant_or_mode_reaches_none(
+    stack: Stack, admin: httpx.Client, world: World, mode: str
+) -> None:
+    """The batch route names engines in its body, not its path: each event is refused as not found, and the
+    owner's tournament and jackpot are untouched."""
+    intruder = (
+        provision(admin, stack.url, mode="test")
+        if mode == "other tenant"
+        else issue(admin, stack.url, world.owner.slug)
+    )
+    intruder.client.post("/v1/players", json={"username": world.player})  # same name, its own player
+    wager = {"user_id": world.player, "source_wager_id": "intruder"}
+    events = [
+        {"type": "tournament.score", "tournament_id": world.ids["tournament"], **wager, "points": 5},
+        {"type": "jackpot.contribute", "jackpot_id": world.ids["jackpot"], **wager, "amount": "1"},
+    ]
+    answered = intruder.client.post("/v1/events/batch", json={"events": events})
+    assert answered.status_code == 202, answered.text
+    assert [(result["status"], result["error"]["status"]) for result in answered.json()["results"]] == [
+        ("rejected", 404),
+        ("rejected", 404),
+    ]
+    owner = world.owner.client
+    assert owner.get(f"/v1/tournaments/{world.ids['tournament']}/scores").json()["data"] == []
+    assert owner.get(f"/v1/jackpots/{world.ids['jackpot']}/contributions").json()["data"] == []
