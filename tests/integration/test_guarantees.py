@@ -221,6 +221,38 @@ def test_killed_draw_workers_lose_nothing_and_double_nothing(stack: Stack, opera
     assert "ledger balanced" in stack.cli(["audit"])
 
 
+def test_draw_workers_killed_while_holding_messages_lose_none(stack: Stack, operator: Operator) -> None:
+    """The player's lock is held elsewhere, so the draws worker holds the opens' messages, unacknowledged,
+    while they wait for it: a SIGKILL then takes messages mid-work (checked in the broker's acknowledgement
+    sets). Each open still has exactly one effect once the lock is free and the workers are back."""
+    username = operator.player()
+    box = operator.lootbox(prize_table=[{"label": "ten", "asset": "WINZ", "amount": 10, "weight": 1}])
+    lock = lock_key(player_lock(_principal_ids(stack, operator)["brand_id"], "live", username))
+    client = redis.Redis.from_url(stack.redis_url)
+    path = f"/v1/lootbox/{box['id']}/open"
+    bodies = [{"user_id": username, "idempotency_key": f"held-{i}"} for i in range(20)]
+
+    def held() -> int:
+        return sum(int(client.scard(key)) for key in client.scan_iter("*__acks__*draws*"))
+
+    client.set(lock, "another-worker", px=60_000)
+    try:
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = [pool.submit(operator.client.post, path, json=body) for body in bodies]
+            wait_until(lambda: held() > 0, what="the opens' messages held by the draws worker")
+            stack.draws.kill()
+            client.delete(lock)
+            stack.draws.start()
+            assert {answer.result().status_code for answer in answers} <= {201, 202}
+    finally:
+        client.delete(lock)
+    for body in bodies:
+        wait_until(lambda body=body: operator.client.post(path, json=body).status_code == 201, what="the outcome")
+    assert len({operator.client.post(path, json=body).json()["open_id"] for body in bodies}) == len(bodies)
+    assert operator.balance(username) == 10 * len(bodies)
+    assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == len(bodies)
+
+
 def test_slow_draw_answers_202_then_the_outcome(stack: Stack, operator: Operator) -> None:
     """A draw that outlasts the wait answers 202 with a URL; the outcome appears there and on replay."""
     import signal
