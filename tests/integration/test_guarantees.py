@@ -46,6 +46,42 @@ def test_flushing_redis_between_original_and_replay_draws_nothing_new(stack: Sta
     assert operator.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 1
 
 
+def test_after_a_flush_a_replayed_raffle_draw_jackpot_drop_or_close_pays_nothing_more(
+    stack: Stack, operator: Operator
+) -> None:
+    """The other draw actions run again as new messages once Redis forgot their keys: each finds its first
+    answer in the database (a raffle's and a drop's idempotency records, a tournament's close)."""
+    from datetime import UTC, datetime, timedelta
+
+    username = operator.player()
+    client = operator.client
+    raffle = client.post("/v1/raffles", json={"name": "r", "ticket_cost_winz": 0, "prize_winz": 100}).json()["id"]
+    assert client.post(f"/v1/raffles/{raffle}/enter", json={"user_id": username}).status_code == 201
+    jackpot = client.post("/v1/jackpots", json={"name": "j", "currency": "WINZ", "seed_amount": 7}).json()["id"]
+    now = datetime.now(UTC)
+    window = {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    prizes = [{"rank_from": 1, "rank_to": 1, "prize_winz": 1000}]
+    tournament = client.post("/v1/tournaments", json={"name": "t", **window, "prizes": prizes}).json()["id"]
+    score = {"user_id": username, "source_wager_id": "w", "points": 1}
+    assert client.post(f"/v1/tournaments/{tournament}/score", json=score).status_code == 202
+    wait_until(lambda: client.get(f"/v1/tournaments/{tournament}/leaderboard").json()["data"] != [], what="the score")
+    calls = [
+        (f"/v1/raffles/{raffle}/draw", {"idempotency_key": "draw"}),
+        (f"/v1/jackpots/{jackpot}/drop", {"winner_user_id": username, "idempotency_key": "drop"}),
+        (f"/v1/tournaments/{tournament}/close", {"idempotency_key": "close"}),
+    ]
+    first = [client.post(path, json=body) for path, body in calls]
+    assert [answer.status_code for answer in first] == [201] * 3, [answer.text for answer in first]
+    paid = operator.balance(username)
+    assert paid == 100 + 7 + 1000
+    redis.Redis.from_url(stack.redis_url).flushall()
+    again = [client.post(path, json=body) for path, body in calls]
+    assert [answer.status_code for answer in again] == [201] * 3, [answer.text for answer in again]
+    assert [answer.json() for answer in again] == [answer.json() for answer in first]
+    assert operator.balance(username) == paid
+    assert "ledger balanced" in stack.cli(["audit"])
+
+
 def test_an_open_message_delivered_twice_has_one_effect(stack: Stack, operator: Operator) -> None:
     """At-least-once delivery: the same actor message run twice finds the first result."""
     username = operator.player()
