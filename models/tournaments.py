@@ -163,13 +163,15 @@ class Scored:
     reached: int  # ``acceptance_order``
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def acceptance_order(accepted_at: datetime, place: int) -> int:
     """A score's place in the order the API accepted scores: the moment in microseconds since the epoch, times
     1,000, plus its place among the events accepted in that microsecond (a request's up to 1,000 share one)."""
     return (accepted_at - _EPOCH) // timedelta(microseconds=1) * 1000 + min(place, 999)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Totals = dict[tuple[str, str], dict[str, Any]]  # (tournament, player) -> what a batch adds to the standing
 
 
