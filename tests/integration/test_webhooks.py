@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from sqlalchemy import text
 from sqlmodel import col, select, update
 from standardwebhooks.webhooks import Webhook
 
@@ -67,6 +68,65 @@ def test_opened_event_is_signed_and_retried_with_the_same_id(sandbox: Operator) 
     deliveries = sandbox.client.get(f"/v1/webhooks/{subscription['id']}/deliveries").json()["data"]
     assert [attempt["status_code"] for attempt in deliveries[0]["attempts"]] == [500, 200]
     assert all(attempt["latency_ms"] >= 0 for attempt in deliveries[0]["attempts"])
+
+
+def test_a_draw_whose_outbox_row_cannot_be_written_writes_nothing(stack: Stack, sandbox: Operator) -> None:
+    """The outbox row is written in the draw's own transaction: while the database refuses the delivery row
+    (a trigger on this subscription's rows), the open changes nothing, neither balance nor seed; once it
+    takes it, the retried open is drawn once and announced once."""
+    with receiver() as hooks:
+        subscription = _subscribe(sandbox, hooks.url)
+        username = sandbox.player()
+        box = sandbox.lootbox(prize_table=[{"label": "ten", "asset": "WINZ", "amount": 10, "weight": 1}])
+        refuse, allow = _refusing_trigger(stack, "webhook_deliveries", f"endpoint_id = '{subscription['id']}'")
+        _execute(stack, refuse)
+        path, body = f"/v1/lootbox/{box['id']}/open", {"user_id": username, "idempotency_key": "outbox"}
+        try:
+            with pytest.raises(httpx.ReadTimeout):  # the draw keeps failing and being retried
+                sandbox.client.post(path, json=body, timeout=2)
+            time.sleep(1)
+            assert sandbox.client.get(f"/v1/players/{username}/fairness").json()["nonce"] == 0
+            assert sandbox.balance(username) == 0
+        finally:
+            _execute(stack, allow)
+        wait_until(lambda: sandbox.client.post(path, json=body).status_code == 201, what="the retried open")
+        opened = sandbox.client.post(path, json=body).json()
+        received = hooks.wait_for(1)
+        time.sleep(0.5)  # a second announcement would arrive by now
+    assert [json.loads(hook.body)["data"]["open_id"] for hook in hooks.received] == [opened["open_id"]]
+    assert len(received) == 1 and sandbox.balance(username) == 10
+
+
+def _execute(stack: Stack, statements: list[str]) -> None:
+    """*statements* in one transaction on the stack's database."""
+    db = Database(load_settings({"DATABASE_URL": stack.database_url}))
+
+    async def run() -> None:
+        try:
+            async with db.transaction() as session:
+                for statement in statements:
+                    await session.execute(text(statement))
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def _refusing_trigger(stack: Stack, table: str, when: str) -> tuple[list[str], list[str]]:
+    """Statements making the database refuse the rows of *table* for which *when* holds, and undoing that."""
+    if stack.database_url.startswith("sqlite"):
+        refusing = (
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {table} WHEN NEW.{when} BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+        return [refusing], ["DROP TRIGGER refuse"]
+    refusing = "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
+    return (
+        [
+            refusing,
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {table} FOR EACH ROW WHEN (NEW.{when}) EXECUTE FUNCTION refuse()",
+        ],
+        [f"DROP TRIGGER refuse ON {table}", "DROP FUNCTION refuse()"],
+    )
 
 
 def test_a_subscription_made_after_opens_receives_the_next(sandbox: Operator) -> None:
